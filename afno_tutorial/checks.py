@@ -1,0 +1,72 @@
+"""Input checks with messages that name the argument and what was expected."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected a positive int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+    return value
+
+
+def check_nonnegative_float(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a non-negative float, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name}: expected a non-negative float, got {value}")
+    return float(value)
+
+
+def check_pair(value: object, name: str) -> tuple[int, int]:
+    """A pair of positive ints, or one int meaning a square."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise TypeError(f"{name}: expected an int or a pair of ints (h, w), got {value!r}")
+    if min(value) < 1:
+        raise ValueError(f"{name}: expected positive sizes, got {tuple(value)}")
+    return int(value[0]), int(value[1])
+
+
+def check_real_float_tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.is_complex() or not x.is_floating_point():
+        raise TypeError(f"{name}: expected a real floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_tokens(x: object, dim: int, name: str = "x") -> torch.Tensor:
+    """Check a token grid ``x: (B, H, W, C)`` with ``C == dim``, real floating point."""
+    x = check_real_float_tensor(x, name)
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected 4 dimensions (B, H, W, C), got shape {tuple(x.shape)}")
+    if x.shape[-1] != dim:
+        raise ValueError(f"{name}: expected {dim} channels in the last dimension (B, H, W, C), got {x.shape[-1]}")
+    if min(x.shape[1:3]) < 1:
+        raise ValueError(f"{name}: expected a non-empty grid, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_images(x: object, in_chans: int, patch_size: int, name: str = "images") -> torch.Tensor:
+    """Check images ``(B, C, H, W)`` with ``C == in_chans`` and ``H, W`` divisible by ``patch_size``."""
+    x = check_real_float_tensor(x, name)
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected 4 dimensions (B, C, H, W), got shape {tuple(x.shape)}")
+    if x.shape[1] != in_chans:
+        raise ValueError(f"{name}: expected {in_chans} channels (B, C, H, W), got {x.shape[1]}")
+    h, w = x.shape[-2:]
+    if h % patch_size or w % patch_size:
+        raise ValueError(
+            f"{name}: image size {h}x{w} is not divisible by patch_size={patch_size}; "
+            f"expected H and W to be multiples of {patch_size}"
+        )
+    return x

@@ -1,0 +1,165 @@
+"""AFNO: the Adaptive Fourier Neural Operator token mixer (Guibas et al., ICLR 2022, arXiv 2111.13587).
+
+For every kept frequency bin ``m`` and channel block ``j`` (the same weights for every bin):
+
+    z~_mj = S_lambda( W2_j . ReLU(W1_j . z_mj + b1_j) + b2_j ),        y = x + irfft2(z~)
+
+``z = rfft2(x)``; the weights are complex, ReLU and the soft-shrink ``S_lambda`` act on real and imaginary parts
+separately; bins outside the kept set are zero.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import spectral
+from ..checks import check_nonnegative_float, check_positive_int, check_tokens
+
+
+class AFNO2d(nn.Module):
+    """The AFNO token mixer, ``x: (B, H, W, C) -> (B, H, W, C)`` for any ``H, W``.
+
+    Args:
+        dim: channels ``C``.
+        num_blocks: ``k``, the number of diagonal blocks of the channel MLP (``dim`` must divide by it).
+        sparsity_threshold: ``lambda`` of the soft-shrink on real and imaginary parts (0 switches it off).
+        hard_thresholding_fraction: fraction of the distinct frequencies kept on each axis (lowest ``|k_y|`` on
+            both signs, lowest ``k_x``); 1 keeps all.
+        hidden_size_factor: ``f``, hidden width of the MLP is ``f * dim / k`` per block.
+        fft_norm: ``"ortho"`` (the paper) or ``"forward"`` (coefficients independent of the grid size).
+        modes: ``(m_y, m_x)`` absolute kept set ``|k_y| < m_y, k_x < m_x``; overrides the fraction. With
+            ``fft_norm="forward"`` this makes the mixer resolution independent.
+        mlp_layers: 2 (the paper's adaptive MLP) or 1 (one block-diagonal complex weight shared by all bins,
+            the paper's non-adaptive ablation; no ReLU).
+        bias: whether the MLP has biases ``b1, b2`` (the paper's mixer has them).
+        hermitian_projection: make the output the real field nearest to the non-Hermitian spectrum explicitly
+            (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
+
+    Parameters are named and shaped as in the reference implementation so its state_dicts load unchanged:
+    ``w1 (2, k, b, b*f)``, ``b1 (2, k, b*f)``, ``w2 (2, k, b*f, b)``, ``b2 (2, k, b)`` with ``b = dim // k``
+    (index 0 real part, 1 imaginary part). With ``mlp_layers=1`` only ``w1 (2, k, b, b)`` and ``b1 (2, k, b)``.
+
+    The spectral part always runs in float32 (float64 for float64 input), also under ``torch.autocast``; the
+    output has the input's dtype.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_blocks: int = 8,
+        sparsity_threshold: float = 0.01,
+        hard_thresholding_fraction: float = 1.0,
+        hidden_size_factor: int = 1,
+        fft_norm: str = "ortho",
+        modes: tuple[int, int] | None = None,
+        *,
+        mlp_layers: int = 2,
+        bias: bool = True,
+        hermitian_projection: bool = True,
+    ) -> None:
+        super().__init__()
+        check_positive_int(dim, "dim")
+        check_positive_int(num_blocks, "num_blocks")
+        if dim % num_blocks:
+            raise ValueError(f"dim: expected a multiple of num_blocks={num_blocks}, got dim={dim}")
+        check_positive_int(hidden_size_factor, "hidden_size_factor")
+        if mlp_layers not in (1, 2):
+            raise ValueError(f"mlp_layers: expected 1 or 2, got {mlp_layers!r}")
+        self.dim = dim
+        self.num_blocks = num_blocks
+        self.block_size = dim // num_blocks
+        self.hidden_size_factor = hidden_size_factor
+        self.sparsity_threshold = check_nonnegative_float(sparsity_threshold, "sparsity_threshold")
+        self.hard_thresholding_fraction = spectral.check_fraction(hard_thresholding_fraction)
+        self.fft_norm = spectral.check_norm(fft_norm)
+        self.modes = spectral.check_modes(modes)
+        self.mlp_layers = mlp_layers
+        self.hermitian_projection = bool(hermitian_projection)
+
+        k, b = num_blocks, self.block_size
+        hidden = b * hidden_size_factor if mlp_layers == 2 else b
+        scale = 0.02
+        self.w1 = nn.Parameter(scale * torch.randn(2, k, b, hidden))
+        self.b1 = nn.Parameter(scale * torch.randn(2, k, hidden)) if bias else None
+        if mlp_layers == 2:
+            self.w2 = nn.Parameter(scale * torch.randn(2, k, hidden, b))
+            self.b2 = nn.Parameter(scale * torch.randn(2, k, b)) if bias else None
+        else:
+            self.w2 = None
+            self.b2 = None
+
+    def extra_repr(self) -> str:
+        kept = f"modes={self.modes}" if self.modes else f"hard_thresholding_fraction={self.hard_thresholding_fraction}"
+        return (
+            f"dim={self.dim}, num_blocks={self.num_blocks}, sparsity_threshold={self.sparsity_threshold}, "
+            f"{kept}, hidden_size_factor={self.hidden_size_factor}, fft_norm={self.fft_norm!r}, "
+            f"mlp_layers={self.mlp_layers}"
+        )
+
+    def kept_modes(self, height: int, width: int) -> tuple[int, int]:
+        """The kept set ``(m_y, m_x)`` on an ``(H, W)`` grid (``|k_y| < m_y``, ``k_x < m_x``)."""
+        if self.modes is not None:
+            spectral.check_modes_fit(self.modes, height, width)
+            return self.modes
+        return spectral.modes_from_fraction(height, width, self.hard_thresholding_fraction)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x: (B, H, W, C)`` real -> ``x + irfft2(AFNO(rfft2(x)))``, same shape and dtype."""
+        check_tokens(x, self.dim)
+        _, height, width, _ = x.shape
+        modes = self.kept_modes(height, width)
+        work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        # Autocast would run the matmuls below in bf16/fp16 even on float32 tensors: switch it off here.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            xc = x.to(work_dtype).permute(0, 3, 1, 2).contiguous()  # (B, C, H, W): the FFT's fast layout
+            z = spectral.rfft2_kept(xc, modes, self.fft_norm)  # (B, C, R, m_x)
+            del xc
+            z = self.spectral_mlp(z)
+            y = spectral.irfft2_kept(z, (height, width), modes, self.fft_norm, self.hermitian_projection)
+        return x + y.permute(0, 2, 3, 1).to(x.dtype)
+
+    def spectral_mlp(self, z: torch.Tensor) -> torch.Tensor:
+        """The block-diagonal complex MLP shared by all bins, with ReLU and soft-shrink on real/imag parts.
+
+        Args:
+            z: ``(B, C, R, M)`` complex, the kept bins.
+
+        Returns:
+            ``(B, C, R, M)`` complex.
+        """
+        batch, channels, rows, cols = z.shape
+        k, b = self.num_blocks, self.block_size
+        dtype = z.real.dtype
+        # Real and imaginary parts stacked on the channel axis of each block: (B, k, 2b, bins). A complex
+        # product (A + iB)(u + iv) is then one real matmul with [[A, -B], [B, A]], batched over blocks.
+        h = torch.view_as_real(z).reshape(batch, k, b, rows * cols, 2).permute(0, 1, 4, 2, 3)
+        h = h.reshape(batch, k, 2 * b, rows * cols)  # one copy
+        h = _complex_block_matmul(self.w1.to(dtype), h, None if self.b1 is None else self.b1.to(dtype))
+        if self.mlp_layers == 2:
+            h = torch.relu(h)
+            h = _complex_block_matmul(self.w2.to(dtype), h, None if self.b2 is None else self.b2.to(dtype))
+        if self.sparsity_threshold > 0:
+            h = F.softshrink(h, lambd=self.sparsity_threshold)
+        h = h.reshape(batch, k, 2, b, rows, cols)
+        return torch.complex(h[:, :, 0], h[:, :, 1]).reshape(batch, channels, rows, cols)
+
+
+def _complex_block_matmul(w: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Block-diagonal complex linear map on stacked real/imaginary parts.
+
+    Args:
+        w: ``(2, k, n_in, n_out)`` real/imaginary weights (reference layout, ``out = in @ w``).
+        h: ``(B, k, 2*n_in, P)``: real parts then imaginary parts of each block's inputs, ``P`` bins.
+        bias: ``(2, k, n_out)`` or ``None``.
+
+    Returns:
+        ``(B, k, 2*n_out, P)`` laid out like ``h``.
+    """
+    wr, wi = w[0].transpose(-1, -2), w[1].transpose(-1, -2)  # (k, n_out, n_in)
+    big = torch.cat((torch.cat((wr, -wi), dim=-1), torch.cat((wi, wr), dim=-1)), dim=-2)  # (k, 2 n_out, 2 n_in)
+    out = torch.matmul(big, h)
+    if bias is not None:
+        out = out + bias.permute(1, 0, 2).reshape(1, w.shape[1], -1, 1)
+    return out
