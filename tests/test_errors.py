@@ -1,0 +1,90 @@
+"""Bad input raises a ValueError/TypeError that names the argument and what was expected."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from afno_tutorial import (
+    AFNO2d,
+    GlobalFilter2d,
+    InpaintingModel,
+    SegmentationModel,
+    SelfAttention2d,
+    SpectralConv2d,
+    VisionBackbone,
+    build_mixer,
+    random_patch_mask,
+    seed_everything,
+)
+
+MIXERS = {
+    "afno": lambda: AFNO2d(16, num_blocks=4),
+    "fno": lambda: SpectralConv2d(16, (2, 2)),
+    "gfn": lambda: GlobalFilter2d(16, (8, 8)),
+    "attention": lambda: SelfAttention2d(16, num_heads=4),
+}
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: AFNO2d(30, num_blocks=8), ValueError, r"dim: expected a multiple of num_blocks=8, got dim=30"),
+        (lambda: AFNO2d(16, hard_thresholding_fraction=0.0), ValueError, r"hard_thresholding_fraction: .*\(0, 1\]"),
+        (lambda: AFNO2d(16, hard_thresholding_fraction=1.5), ValueError, r"hard_thresholding_fraction: .*\(0, 1\]"),
+        (lambda: AFNO2d(16, hard_thresholding_fraction="half"), TypeError, r"hard_thresholding_fraction"),
+        (lambda: AFNO2d(16, sparsity_threshold=-0.1), ValueError, r"sparsity_threshold: expected a non-negative"),
+        (lambda: AFNO2d(16, fft_norm="none"), ValueError, r"fft_norm: expected one of"),
+        (lambda: AFNO2d(16, modes=(0, 3)), ValueError, r"modes: expected positive"),
+        (lambda: AFNO2d(16, modes=(2.5, 3)), TypeError, r"modes: expected a pair of ints"),
+        (lambda: AFNO2d(16, mlp_layers=3), ValueError, r"mlp_layers: expected 1 or 2"),
+        (lambda: AFNO2d(0), ValueError, r"dim: expected a positive int"),
+        (lambda: SpectralConv2d(12, (2, 2), num_blocks=5), ValueError, r"dim: expected a multiple of num_blocks=5"),
+        (lambda: GlobalFilter2d(8, (0, 4)), ValueError, r"size: expected positive"),
+        (lambda: SelfAttention2d(10, num_heads=4), ValueError, r"dim: expected a multiple of num_heads=4"),
+        (lambda: build_mixer("transformer", 8), ValueError, r"name: expected one of \['afno'"),
+        (lambda: VisionBackbone(img_size=30, patch_size=4), ValueError, r"img_size: expected multiples of patch_size=4"),
+        (lambda: SegmentationModel(torch.nn.Linear(2, 2), 3), TypeError, r"backbone: expected a VisionBackbone"),
+        (lambda: SegmentationModel(VisionBackbone(dim=16, depth=1), 0), ValueError, r"num_classes"),
+        (lambda: random_patch_mask(1, (4, 4), ratio=1.0), ValueError, r"ratio: expected a fraction in \[0, 1\)"),
+        (lambda: seed_everything(1.5), TypeError, r"seed: expected an int"),
+    ],
+)
+def test_constructor_errors(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+@pytest.mark.parametrize("name", MIXERS)
+@pytest.mark.parametrize(
+    "x, error, message",
+    [
+        (torch.randn(2, 8, 8, 12), ValueError, r"x: expected 16 channels in the last dimension"),
+        (torch.randn(8, 8, 16), ValueError, r"x: expected 4 dimensions \(B, H, W, C\), got shape \(8, 8, 16\)"),
+        (torch.randint(0, 5, (1, 8, 8, 16)), TypeError, r"x: expected a real floating-point tensor, got dtype torch.int64"),
+        (torch.randn(1, 8, 8, 16, dtype=torch.complex64), TypeError, r"x: expected a real floating-point tensor"),
+        (torch.randn(1, 8, 8, 16).numpy(), TypeError, r"x: expected a torch.Tensor, got ndarray"),
+    ],
+)
+def test_forward_input_errors(name, x, error, message):
+    with pytest.raises(error, match=message):
+        MIXERS[name]()(x)
+
+
+def test_modes_larger_than_the_grid():
+    with pytest.raises(ValueError, match=r"modes: \(6, 2\) is larger than the grid allows for H=8, W=8: expected m_y <= 5"):
+        AFNO2d(16, modes=(6, 2))(torch.randn(1, 8, 8, 16))
+    with pytest.raises(ValueError, match=r"expected m_y <= 4 and m_x <= 5"):
+        SpectralConv2d(16, (5, 2))(torch.randn(1, 8, 8, 16))
+
+
+def test_image_errors():
+    backbone = VisionBackbone(dim=16, depth=1, patch_size=4, img_size=32)
+    with pytest.raises(ValueError, match=r"images: image size 30x32 is not divisible by patch_size=4"):
+        backbone(torch.randn(1, 3, 30, 32))
+    with pytest.raises(ValueError, match=r"images: expected 3 channels"):
+        backbone(torch.randn(1, 1, 32, 32))
+    with pytest.raises(TypeError, match=r"images: expected a real floating-point tensor"):
+        backbone(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"patch_mask: expected a bool tensor of shape \(1, 8, 8\)"):
+        InpaintingModel(backbone)(torch.randn(1, 3, 32, 32), torch.zeros(1, 4, 4, dtype=torch.bool))
