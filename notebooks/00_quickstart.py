@@ -1,0 +1,137 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Quickstart: four token mixers in one vision backbone
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/afno-tutorial/afno-tutorial/blob/main/notebooks/00_quickstart.ipynb)
+# [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/afno-tutorial/afno-tutorial/main?urlpath=lab/tree/notebooks/00_quickstart.ipynb)
+#
+# **You will learn**
+# - what a *token mixer* is: the part of a vision transformer that lets tokens exchange information;
+# - how to build a `VisionBackbone` with AFNO, FNO, a global filter (GFN) or self-attention as its mixer;
+# - how many parameters each mixer costs, and how to run a backbone on an image of any size;
+# - where the rest of the tutorial goes from here.
+#
+# **Prerequisites:** PyTorch tensors and `nn.Module`; what a transformer block is.
+
+# %%
+import subprocess, sys
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/afno-tutorial/afno-tutorial"], check=True)
+
+# %%
+# %matplotlib inline
+import torch
+
+import afno_tutorial as at
+from afno_tutorial.images import load_image
+from afno_tutorial.viz.features import plot_feature_maps
+
+FAST = at.fast_mode()  # AFNO_TUTORIAL_FAST=1 shrinks everything for CI
+IMG_SIZE = 64 if FAST else 256
+at.seed_everything(0)
+print(at.versions())
+
+# %% [markdown]
+# ## A vision transformer is patches, a mixer and an MLP
+#
+# An image of $H \times W$ pixels is cut into $p \times p$ patches; each patch becomes a *token*, a vector of
+# $C$ numbers, and the tokens sit on an $h \times w = H/p \times W/p$ grid. Each transformer block then does
+#
+# $$x \leftarrow x + \mathrm{Mixer}(\mathrm{LN}(x)), \qquad x \leftarrow x + \mathrm{MLP}(\mathrm{LN}(x)).$$
+#
+# The MLP acts on every token alone; the **mixer** is the only place where tokens talk to each other. Self-attention
+# mixes with a data-dependent $N \times N$ matrix ($N = hw$ tokens, cost $O(N^2 C)$). The Fourier mixers mix
+# through the 2-D FFT, at $O(N \log N\, C)$:
+#
+# | mixer | what it learns in Fourier space | class |
+# |---|---|---|
+# | FNO | a dense complex $C\times C$ matrix per kept frequency | `SpectralConv2d` |
+# | GFN | one complex number per frequency and channel | `GlobalFilter2d` |
+# | AFNO | one block-diagonal complex MLP shared by all frequencies, with soft-thresholding | `AFNO2d` |
+# | attention | — (token-to-token weights from queries and keys) | `SelfAttention2d` |
+#
+# Every mixer maps a token grid `(B, h, w, C)` to the same shape:
+
+# %%
+x = torch.randn(2, 16, 16, 64)
+for name in at.available_mixers():
+    mixer = at.build_mixer(name, 64, grid_size=(16, 16))
+    params = sum(p.numel() for p in mixer.parameters())
+    print(f"{name:10s} {type(mixer).__name__:16s} params={params:>9,d}  out={tuple(mixer(x).shape)}")
+
+# %% [markdown]
+# AFNO's parameter count does not depend on the grid: its MLP weights are shared by every frequency, so it has
+# $4C^2/k + 4C$ parameters for $k$ blocks (here $k=8$). FNO keeps a matrix per mode and GFN a filter per bin,
+# so both grow with the number of modes they cover.
+#
+# ## One backbone, four mixers, a real image
+# The backbone embeds patches, adds a learned position embedding (interpolated when the image size changes) and
+# runs `depth` blocks. It is untrained here: the pictures show how each mixer spreads the image's structure over
+# the features before any learning (notebooks 02 and 05 train them).
+
+# %%
+image = load_image("astronaut", size=IMG_SIZE, gray=False)  # (3, H, W) in [0, 1]
+features, sizes = {}, {}
+for name in ["afno", "fno", "gfn", "attention"]:
+    at.seed_everything(0)
+    backbone = at.VisionBackbone(dim=64, depth=2, patch_size=4, mixer=name, img_size=IMG_SIZE).eval()
+    with torch.no_grad():
+        features[name] = backbone(image[None])[0]
+    sizes[name] = sum(p.numel() for p in backbone.parameters())
+print({name: f"{n:,d} parameters" for name, n in sizes.items()})
+fig = plot_feature_maps(image, features, title="first 3 principal components of the token features")
+
+# %% [markdown]
+# Even untrained, the mixers differ. AFNO, GFN and attention start close to the identity (small initial weights
+# inside a residual block), so the features still trace the image's edges. FNO starts with a norm-preserving
+# random channel map on each of its $8 \times 8$ lowest modes: its residual branch adds a large low-pass
+# picture, and the features look blurred.
+#
+# The same backbone runs on other image sizes (any multiple of the patch size): AFNO and attention have no
+# size-dependent weights, GFN resizes its filter, FNO keeps its absolute modes.
+
+# %%
+backbone = at.VisionBackbone(dim=64, depth=2, mixer="afno", img_size=IMG_SIZE).eval()
+for size in [IMG_SIZE // 2, IMG_SIZE, 2 * IMG_SIZE]:
+    with torch.no_grad():
+        print(size, "px ->", tuple(backbone(torch.rand(1, 3, size, size)).shape))
+
+# %% [markdown]
+# ## Where next
+# - **01** the FFT as a global convolution, the `rfft2` layout, and what mode truncation keeps;
+# - **02** from FNO to AFNO, one change at a time, each measured;
+# - **03** frequency sparsity and how each mixer mixes tokens;
+# - **04** scaling to 65,536 tokens against self-attention;
+# - **05** few-shot segmentation end to end.
+#
+# ## Exercises
+# 1. Build an AFNO mixer with `num_blocks=4` and `hidden_size_factor=2` for `dim=64`. How many parameters does
+#    it have? Check the formula $4C^2f/k + 2Cf + 2C$.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# m = at.AFNO2d(64, num_blocks=4, hidden_size_factor=2)
+# sum(p.numel() for p in m.parameters()), 4 * 64**2 * 2 // 4 + 2 * 64 * 2 + 2 * 64   # both 8576
+# ```
+# </details>
+#
+# 2. What happens if you feed the backbone a 30x30 image with `patch_size=4`? Why is that the right behaviour?
+#
+# <details><summary>Solution</summary>
+#
+# A `ValueError` saying that the image size is not divisible by `patch_size=4`: patches must tile the image;
+# silently cropping would change the input.
+# </details>

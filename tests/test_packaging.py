@@ -1,0 +1,99 @@
+"""The launch files agree with pyproject.toml, CI runs the README's test command, notebooks pair with sources."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+# pip name -> conda-forge name where they differ (CPU PyTorch has its own conda-forge package).
+CONDA_NAME = {"torch": "pytorch-cpu"}
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    tomllib = pytest.importorskip("tomli")
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _conda_packages(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        match = re.match(r"^  - ([A-Za-z0-9_.-]+)", line)  # top-level dependency entries only
+        if match and match.group(1) not in {"pip", "python"}:
+            names.add(match.group(1).lower())
+    return names
+
+
+def _wanted(*extras: str) -> set[str]:
+    project = _pyproject()["project"]
+    reqs = list(project["dependencies"])
+    for extra in extras:
+        reqs += project["optional-dependencies"][extra]
+    return {CONDA_NAME.get(_name(r), _name(r)) for r in reqs}
+
+
+def test_torch_requirement_is_a_range_not_a_pin():
+    torch_req = [r for r in _pyproject()["project"]["dependencies"] if _name(r) == "torch"]
+    assert torch_req == ["torch>=2.2"]
+
+
+def test_root_environment_has_every_package():
+    assert _conda_packages(ROOT / "environment.yml") == _wanted("lab", "test")
+
+
+def test_binder_environment_has_runtime_and_lab_packages():
+    assert _conda_packages(ROOT / "binder" / "environment.yml") == _wanted("lab")
+    assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    command = [line for line in ci_lines if "pytest" in line and not line.startswith("#")]
+    assert len(command) == 1
+    readme = (ROOT / "README.md").read_text()
+    assert command[0].replace("python -m pytest", "pytest") in readme
+    assert "pip install torch==2.13.0" in readme and 'pip install -e ".[test]"' in readme
+
+
+def _sources() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def test_every_notebook_has_a_source_and_is_committed_executed():
+    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks, "no notebooks found"
+    assert [p.stem for p in notebooks] == [p.stem for p in _sources()]
+
+
+@pytest.mark.parametrize("source", _sources(), ids=lambda p: p.stem)
+def test_notebook_is_in_sync_with_its_py_percent_source(source):
+    jupytext = pytest.importorskip("jupytext")
+    paired = jupytext.read(source)
+    notebook = jupytext.read(source.with_suffix(".ipynb"))
+    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    assert cells(notebook) == cells(paired), f"run: python scripts/build_notebooks.py {source.relative_to(ROOT)}"
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert any(c.get("outputs") for c in code), "commit the notebook executed"
+
+
+@pytest.mark.parametrize("source", _sources(), ids=lambda p: p.stem)
+def test_notebook_opens_with_badges_and_a_colab_guard(source):
+    jupytext = pytest.importorskip("jupytext")
+    cells = jupytext.read(source).cells
+    name = source.stem + ".ipynb"
+    assert cells[0].cell_type == "markdown"
+    assert f"colab.research.google.com/github/afno-tutorial/afno-tutorial/blob/main/notebooks/{name}" in cells[0].source
+    assert f"urlpath=lab/tree/notebooks/{name}" in cells[0].source
+    assert '"google.colab" in sys.modules' in cells[1].source and "%pip" not in cells[1].source
