@@ -28,10 +28,13 @@ def _pyproject() -> dict:
 
 
 def _conda_packages(path: Path) -> set[str]:
-    names = set()
+    names, in_dependencies = set(), False
     for line in path.read_text().splitlines():
-        match = re.match(r"^  - ([A-Za-z0-9_.-]+)", line)  # top-level dependency entries only
-        if match and match.group(1) not in {"pip", "python"}:
+        if not line.startswith(" "):
+            in_dependencies = line.startswith("dependencies:")
+            continue
+        match = re.match(r"^  - ([A-Za-z0-9_.-]+)", line)  # direct entries, not the nested pip list
+        if in_dependencies and match and match.group(1) not in {"pip", "python"}:
             names.add(match.group(1).lower())
     return names
 
