@@ -237,3 +237,20 @@ def test_any_shape_keeps_shape_and_truncates_exactly(batch, height, width, block
     kept = spectral.kept_mode_mask(height, width, mixer.kept_modes(height, width))
     power = torch.fft.rfft2(y - x, dim=(1, 2), norm="ortho").abs().amax(dim=(0, 3))
     assert torch.all(power[~kept] < 1e-10)
+
+
+@pytest.mark.parametrize("size, kwargs", [((128, 130), {}), ((96, 64), dict(hard_thresholding_fraction=0.5))])
+def test_inference_path_matches_the_autograd_path(size, kwargs):
+    # Without a graph to record, the mixer may take a leaner route (chunks of bins, in-place ops): same numbers.
+    mixer = _afno(8, weight_scale=0.3, num_blocks=2, **kwargs)
+    x = torch.randn(1, *size, 8, dtype=torch.float64)
+    with_graph = mixer(x)
+    assert with_graph.requires_grad
+    with torch.no_grad():
+        without = mixer(x)
+    with torch.inference_mode():
+        inference = mixer(x)
+    torch.testing.assert_close(without, with_graph, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(inference, with_graph, rtol=1e-12, atol=1e-12)
+    # And the per-bin loop of the paper agrees on this larger grid too.
+    torch.testing.assert_close(without, afno_per_bin_loop(mixer, x).detach(), rtol=1e-10, atol=1e-10)
