@@ -6,8 +6,8 @@ of its texture class. Two layouts:
 * ``"shapes"``: a background texture and 1-3 shapes (ellipse, polygon, blobs, digit) filled with other textures;
 * ``"mosaic"``: a Voronoi partition into 2-4 cells, one texture each.
 
-Every region gets a random colour and contrast drawn from the same distribution for all classes, so colour marks
-region boundaries but never the class: the class is the texture. Sample ``i`` depends only on ``(seed, i)``
+Each image gets one random tint, each region a small brightness/contrast jitter drawn from the same distribution
+for all classes: neither colour nor brightness names the class, the texture does. Sample ``i`` depends only on ``(seed, i)``
 (not on ``n``), at any size from 32x32 to 1024x1024.
 
 Class split (few-shot on classes never seen in pretraining):
@@ -53,6 +53,13 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split: expected one of {sorted(SPLITS)}, got {split!r}")
 
 
+def _check_classes(classes: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [c for c in classes if c not in TEXTURES]
+    if len(classes) < 2 or unknown or len(set(classes)) != len(classes):
+        raise ValueError(f"classes: expected at least two distinct names from {sorted(TEXTURES)}, got {classes!r}")
+    return tuple(classes)
+
+
 def _check_size(size: int | tuple[int, int]) -> tuple[int, int]:
     height, width = check_pair(size, "size")
     if not (MIN_SIZE <= height <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
@@ -77,14 +84,18 @@ def _voronoi(rng: np.random.Generator, height: int, width: int, cells: int) -> n
 def _render(rng: np.random.Generator, regions: np.ndarray, textures: list[str], height: int, width: int) -> np.ndarray:
     """Fill region ``r`` of ``regions (H, W)`` with texture ``textures[r]``, random colour: ``(3, H, W)`` in [0, 1]."""
     image = np.zeros((3, height, width), dtype=np.float64)
+    # One tint per image (colour never names a class) and a small brightness/contrast jitter per region (edges
+    # are not free either): the texture is the cue.
+    tint = rng.uniform(0.6, 1.0, size=3)
+    tint = (tint / tint.max())[:, None]
     for r, name in enumerate(textures):
         inside = regions == r
         if not inside.any():
             continue
         tex = TEXTURES[name](rng, height, width)
-        mean = rng.uniform(0.3, 0.7, size=3)[:, None]
-        contrast = rng.uniform(0.7, 1.3)
-        image[:, inside] = mean + contrast * (tex[inside][None, :] - 0.5)
+        mean = rng.uniform(0.45, 0.55)
+        contrast = rng.uniform(0.85, 1.15)
+        image[:, inside] = tint * (mean + contrast * (tex[inside][None, :] - 0.5))
     return np.clip(image, 0.0, 1.0)
 
 
@@ -95,19 +106,21 @@ def sample(
     split: str = "novel",
     layout: str = "mixed",
     *,
+    classes: tuple[str, ...] | None = None,
     stream: int = _STREAM_SEGMENTATION,
 ) -> dict:
     """Sample ``index`` of the set ``(seed, split, layout)``: a dict with
 
     ``image`` ``(3, H, W)`` float32 in [0, 1], ``mask`` ``(H, W)`` int64 class indices into ``class_names``,
-    ``class_names`` (the split's classes), ``layout`` and ``shapes`` (the shape kinds drawn, empty for mosaics).
+    ``class_names`` (the split's classes, or ``classes`` when given: any texture names, e.g. an easy
+    two-class task), ``layout`` and ``shapes`` (the shape kinds drawn, empty for mosaics).
     """
     height, width = _check_size(size)
     _check_split(split)
     if layout not in LAYOUTS:
         raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
     rng = np.random.default_rng([stream, seed, index])
-    classes = SPLITS[split]["classes"]
+    classes = SPLITS[split]["classes"] if classes is None else _check_classes(classes)
     kind = layout if layout != "mixed" else ("shapes" if rng.random() < 0.5 else "mosaic")
     drawn: list[str] = []
     if kind == "mosaic":
@@ -179,6 +192,7 @@ def make_segmentation_set(
     split: str = "novel",
     layout: str = "mixed",
     start: int = 0,
+    classes: tuple[str, ...] | None = None,
 ) -> SegmentationSet:
     """``n`` labelled samples ``start .. start+n-1`` of the procedural set (see :func:`sample`).
 
@@ -189,13 +203,14 @@ def make_segmentation_set(
         split: ``"novel"`` (the few-shot classes), ``"base"`` (the pretraining classes) or ``"all"``.
         layout: ``"shapes"``, ``"mosaic"`` or ``"mixed"`` (each image one of the two at random).
         start: index of the first sample (disjoint ranges give disjoint sets).
+        classes: texture names overriding the split's classes.
     """
     check_positive_int(n, "n")
-    samples = [sample(start + i, size, seed, split, layout) for i in range(n)]
+    samples = [sample(start + i, size, seed, split, layout, classes=classes) for i in range(n)]
     return SegmentationSet(
         images=torch.stack([s["image"] for s in samples]),
         masks=torch.stack([s["mask"] for s in samples]),
-        class_names=class_names(split),
+        class_names=samples[0]["class_names"],
         layouts=[s["layout"] for s in samples],
     )
 
