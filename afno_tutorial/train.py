@@ -474,9 +474,14 @@ def train_segmentation(
 # Backbones on disk
 
 
-def save_backbone(backbone: VisionBackbone, path: str | Path, config: dict, meta: dict | None = None) -> None:
-    """Save ``backbone`` (float32 weights) with the ``config`` that rebuilds it (``VisionBackbone(**config)``)."""
-    state = {k: v.detach().cpu().float().contiguous() for k, v in backbone.state_dict().items()}
+def save_backbone(
+    backbone: VisionBackbone, path: str | Path, config: dict, meta: dict | None = None, dtype: torch.dtype = torch.float32
+) -> None:
+    """Save ``backbone`` with the ``config`` that rebuilds it (``VisionBackbone(**config)``).
+
+    ``dtype=torch.float16`` halves the file (weights are cast back to float32 when loaded).
+    """
+    state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in backbone.state_dict().items()}
     save_checkpoint(path, {"config": dict(config), "state_dict": state, "meta": dict(meta or {})})
 
 

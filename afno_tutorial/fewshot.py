@@ -1,0 +1,296 @@
+"""Few-shot segmentation benchmark: pretrained backbones, K labelled images, mIoU on held-out images.
+
+    python -m afno_tutorial.fewshot                                   # all mixers, K = 1 5 10, 3 seeds, CPU/GPU
+    python -m afno_tutorial.fewshot --mixer afno --shots 5 --device cuda
+    python -m afno_tutorial.fewshot --init pretrained random --finetune
+
+Protocol (the same for every mixer):
+
+1. Backbone: the shipped inpainting-pretrained one (``afno_tutorial/checkpoints/<mixer>.pt``, see
+   :mod:`afno_tutorial.pretrain`), or a randomly initialised one (``--init random``, the control that shows what
+   pretraining adds). Both saw no labels and none of the ``"novel"`` texture classes.
+2. Support set: ``K`` labelled images of the ``"novel"`` classes; seed ``s`` draws its own images (the K = 1 set is
+   inside the K = 5 set, inside the K = 10 set) and initialises the head.
+3. Training: a linear head on the frozen backbone (default), or full fine-tuning (``--finetune``).
+4. Test: per-class IoU and mIoU on ``--eval-images`` (>= 100) held-out images, the same for every run; mean and
+   standard deviation over the seeds.
+
+Writes ``results.json`` (every run, the summary, chance level, settings, versions, device), ``results.csv``
+(the summary) and ``fewshot_miou.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .config import describe_device, seed_everything, versions
+from .config import device as pick_device
+from .data import SegmentationSet, make_segmentation_set
+from .masking import masked_mse, random_patch_mask
+from .models import InpaintingModel, SegmentationModel, VisionBackbone
+from .pretrain import MIXERS, load_pretrained
+from .train import autocast, chance_miou, evaluate_segmentation, train_segmentation
+
+TEST_START = 0
+SUPPORT_START = 100_000  # support images of seed s: SUPPORT_START + 1000 s + (0 .. K-1), disjoint from the test set
+
+
+def make_task(size: int = 64, eval_images: int = 100, data_seed: int = 0) -> SegmentationSet:
+    """The held-out test set of the ``"novel"`` classes (the same for every mixer, K and seed)."""
+    return make_segmentation_set(eval_images, size, seed=data_seed, split="novel", start=TEST_START)
+
+
+def support_set(shots: int, seed: int, size: int = 64, data_seed: int = 0) -> SegmentationSet:
+    """The ``shots`` labelled training images of run ``seed`` (nested: the first K of a fixed list per seed)."""
+    return make_segmentation_set(shots, size, seed=data_seed, split="novel", start=SUPPORT_START + 1000 * seed)
+
+
+def get_backbone(mixer: str, init: str, seed: int = 0, checkpoints: str | Path | None = None) -> tuple[VisionBackbone, dict]:
+    """``init="pretrained"``: the stored backbone; ``"random"``: the same architecture, freshly initialised."""
+    backbone, meta = load_pretrained(mixer, checkpoints)
+    if init == "pretrained":
+        return backbone, meta
+    if init != "random":
+        raise ValueError(f"init: expected 'pretrained' or 'random', got {init!r}")
+    torch.manual_seed(seed)
+    return VisionBackbone(**meta["config"]), meta
+
+
+def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str | torch.device | None = None,
+                    repeats: int = 5) -> float:
+    """Measured seconds of one inpainting training step (forward, backward, AdamW) of ``backbone`` on ``device``.
+
+    A copy is timed (the backbone is untouched): median of ``repeats`` steps after one warm-up step.
+    """
+    dev = pick_device(device)
+    model = InpaintingModel(copy.deepcopy(backbone)).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    images = torch.rand(batch_size, model.in_chans, *backbone.img_size, device=dev)
+    mask = random_patch_mask(batch_size, backbone.grid_size, 0.5, generator=torch.Generator().manual_seed(0)).to(dev)
+    times = []
+    for i in range(repeats + 1):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        with autocast(dev):
+            loss = masked_mse(model(images, mask).float(), images, mask)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        if i:
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def run_fewshot(
+    mixers: list[str] | tuple[str, ...] = MIXERS,
+    shots: list[int] | tuple[int, ...] = (1, 5, 10),
+    seeds: list[int] | tuple[int, ...] = (0, 1, 2),
+    *,
+    inits: list[str] | tuple[str, ...] = ("pretrained",),
+    finetune: bool = False,
+    size: int = 64,
+    eval_images: int = 100,
+    head_steps: int = 500,
+    finetune_steps: int = 300,
+    device: str | torch.device | None = None,
+    checkpoints: str | Path | None = None,
+    progress: bool = True,
+    keep_models: bool = False,
+) -> dict:
+    """Run the protocol above; returns ``{"rows", "summary", "chance_miou", "class_names", "settings", ...}``.
+
+    ``rows``: one dict per (mixer, init, mode, K, seed) with ``miou`` and ``per_class_iou``. ``summary``: one per
+    (mixer, init, mode, K) with ``miou_mean``, ``miou_std`` (over seeds), ``parameters``, ``train_step_ms``
+    (measured here, one inpainting step at batch 32 on ``device``). With ``keep_models`` the trained
+    :class:`SegmentationModel` of seed ``seeds[0]`` is kept per (mixer, init, mode, K) under ``"models"``.
+    """
+    from tqdm.auto import tqdm
+
+    if eval_images < 1:
+        raise ValueError(f"eval_images: expected a positive int, got {eval_images}")
+    dev = pick_device(device)
+    test = make_task(size, eval_images)
+    modes = ["head"] + (["finetune"] if finetune else [])
+    rows, models, timings = [], {}, {}
+    runs = [(m, i, mode, k, s) for m in mixers for i in inits for mode in modes for k in shots for s in seeds]
+    bar = tqdm(runs, desc="few-shot runs", disable=not progress)
+    started = time.perf_counter()
+    for mixer, init, mode, k, seed in bar:
+        bar.set_postfix(mixer=mixer, init=init, mode=mode, K=k, seed=seed)
+        seed_everything(seed)
+        backbone, meta = get_backbone(mixer, init, seed, checkpoints)
+        if mixer not in timings:
+            timings[mixer] = {"train_step_ms": 1e3 * time_train_step(backbone, device=dev),
+                              "parameters": sum(p.numel() for p in backbone.parameters())}
+        support = support_set(k, seed, size)
+        model = SegmentationModel(backbone, test.num_classes)
+        train_segmentation(
+            model, support.images, support.masks, steps=head_steps if mode == "head" else finetune_steps,
+            batch_size=16 if mode == "head" else min(8, k), freeze_backbone=mode == "head",
+            lr=1e-2, seed=seed, device=dev, progress=False,
+        )
+        result = evaluate_segmentation(model, test.images, test.masks)
+        rows.append({"mixer": mixer, "init": init, "mode": mode, "shots": k, "seed": seed, **result})
+        if keep_models and seed == seeds[0]:
+            models[(mixer, init, mode, k)] = model.cpu()
+    summary = summarise(rows, timings)
+    out = {
+        "rows": rows,
+        "summary": summary,
+        "chance_miou": chance_miou(test.masks, test.num_classes),
+        "class_names": test.class_names,
+        "settings": {"mixers": list(mixers), "shots": list(shots), "seeds": list(seeds), "inits": list(inits),
+                     "modes": modes, "size": size, "eval_images": eval_images, "head_steps": head_steps,
+                     "finetune_steps": finetune_steps},
+        "device": describe_device(dev),
+        "seconds": time.perf_counter() - started,
+        "versions": versions(),
+    }
+    if keep_models:
+        out["models"] = models
+        out["test"] = test
+    return out
+
+
+def summarise(rows: list[dict], timings: dict | None = None) -> list[dict]:
+    """Mean and standard deviation (over seeds, ``ddof=1``; 0 for one seed) of mIoU per (mixer, init, mode, K)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["mixer"], row["init"], row["mode"], row["shots"]), []).append(row)
+    summary = []
+    for (mixer, init, mode, k), group in groups.items():
+        values = torch.tensor([r["miou"] for r in group], dtype=torch.float64)
+        per_class = torch.tensor([r["per_class_iou"] for r in group], dtype=torch.float64).nanmean(0)
+        summary.append({
+            "mixer": mixer, "init": init, "mode": mode, "shots": k, "seeds": len(group),
+            "miou_mean": float(values.mean()), "miou_std": float(values.std()) if len(group) > 1 else 0.0,
+            "per_class_iou_mean": per_class.tolist(),
+            **((timings or {}).get(mixer, {})),
+        })
+    return summary
+
+
+def format_table(results: dict) -> str:
+    """The summary as a Markdown table (mIoU mean ± std over seeds, %)."""
+    lines = ["| mixer | init | training | K | mIoU (%) | params | train step (ms) |", "|---|---|---|---|---|---|---|"]
+    for r in results["summary"]:
+        lines.append(
+            f"| {r['mixer']} | {r['init']} | {r['mode']} | {r['shots']} | {100 * r['miou_mean']:.1f} ± "
+            f"{100 * r['miou_std']:.1f} | {r.get('parameters', 0):,} | {r.get('train_step_ms', float('nan')):.0f} |"
+        )
+    lines.append(f"\nChance level (label-blind guess): {100 * results['chance_miou']:.1f} % mIoU; "
+                 f"{results['settings']['eval_images']} test images; device: {results['device']}.")
+    return "\n".join(lines)
+
+
+def save_results(results: dict, out: str | Path) -> list[Path]:
+    """Write ``results.json``, ``results.csv`` and ``fewshot_miou.png`` to ``out``; returns the paths."""
+    from .viz.segmentation import plot_miou_bars
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plain = {k: v for k, v in results.items() if k not in ("models", "test")}
+    paths = [out / "results.json", out / "results.csv", out / "fewshot_miou.png"]
+    paths[0].write_text(json.dumps(plain, indent=1, default=float) + "\n")
+    with paths[1].open("w", newline="") as f:
+        fields = ["mixer", "init", "mode", "shots", "seeds", "miou_mean", "miou_std", "parameters", "train_step_ms"]
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(results["summary"])
+    fig = plot_miou_bars(results)
+    fig.savefig(paths[2], dpi=120, bbox_inches="tight")
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------- high resolution
+
+
+@torch.no_grad()
+def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 1) -> float:
+    """Measured seconds of one forward pass of ``backbone`` on a ``(1, C, size, size)`` image (best of ``repeats``)."""
+    dev = pick_device(device)
+    backbone = backbone.to(dev).eval()
+    x = torch.rand(1, backbone.patch_embed.in_chans, size, size, device=dev)
+    best = math.inf
+    for _ in range(repeats):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        with autocast(dev):
+            backbone(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fit_power_law(x: list[float], y: list[float]) -> tuple[float, float]:
+    """Least-squares fit of ``y = a * x**b`` in log space: returns ``(a, b)``."""
+    lx = torch.log(torch.tensor(x, dtype=torch.float64))
+    ly = torch.log(torch.tensor(y, dtype=torch.float64))
+    b = float(((lx - lx.mean()) * (ly - ly.mean())).sum() / ((lx - lx.mean()) ** 2).sum())
+    a = math.exp(float(ly.mean()) - b * float(lx.mean()))
+    return a, b
+
+
+def attention_matrix_bytes(tokens: int, heads: int = 8, depth: int = 1, bytes_per_value: int = 4) -> int:
+    """Memory of the ``tokens x tokens`` attention weights of a plain (non-fused) kernel, per image and layer."""
+    return tokens * tokens * heads * depth * bytes_per_value
+
+
+@torch.no_grad()
+def segment_large(model: SegmentationModel, image: torch.Tensor, device: str | torch.device | None = None) -> torch.Tensor:
+    """``image (C, H, W) -> (H, W)`` predicted classes for one (large) image, in one forward pass."""
+    dev = pick_device(device)
+    model = model.to(dev).eval()
+    with autocast(dev):
+        logits = model(image[None].to(dev))
+    return logits.argmax(1)[0].cpu()
+
+
+# ----------------------------------------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mixer", nargs="+", default=list(MIXERS), choices=MIXERS)
+    parser.add_argument("--shots", nargs="+", type=int, default=[1, 5, 10])
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0 .. n-1)")
+    parser.add_argument("--init", nargs="+", default=["pretrained"], choices=["pretrained", "random"])
+    parser.add_argument("--finetune", action="store_true", help="also run full fine-tuning")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--eval-images", type=int, default=100)
+    parser.add_argument("--head-steps", type=int, default=500)
+    parser.add_argument("--finetune-steps", type=int, default=300)
+    parser.add_argument("--checkpoints", type=Path, default=None, help="folder of <mixer>.pt (default: shipped)")
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/fewshot/<cpu|cuda>")
+    args = parser.parse_args(argv)
+    if args.eval_images < 100:
+        print(f"note: --eval-images {args.eval_images} is below the protocol's 100", file=sys.stderr)
+    dev = pick_device(args.device)
+    results = run_fewshot(args.mixer, args.shots, list(range(args.seeds)), inits=args.init, finetune=args.finetune,
+                          eval_images=args.eval_images, head_steps=args.head_steps,
+                          finetune_steps=args.finetune_steps, device=dev, checkpoints=args.checkpoints)
+    results["command"] = "python -m afno_tutorial.fewshot " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(format_table(results))
+    out = args.out or Path("benchmarks/fewshot") / dev.type
+    for path in save_results(results, out):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

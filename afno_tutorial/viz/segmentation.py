@@ -1,0 +1,167 @@
+"""Figures for few-shot segmentation: data samples, pretraining curves, mIoU bars, predicted masks, scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+MIXER_COLOURS = {"afno": "tab:blue", "attention": "tab:red", "gfn": "tab:green", "fno": "tab:orange"}
+
+
+def class_cmap(num_classes: int) -> ListedColormap:
+    """A qualitative colour map with one colour per class."""
+    import matplotlib
+
+    base = matplotlib.colormaps["tab10"].colors
+    return ListedColormap([base[i % len(base)] for i in range(num_classes)])
+
+
+def _legend(fig: Figure, class_names: list[str]) -> None:
+    cmap = class_cmap(len(class_names))
+    handles = [Patch(color=cmap(i), label=name) for i, name in enumerate(class_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(class_names), 8), frameon=False, fontsize=8)
+
+
+def _image(ax, image: torch.Tensor) -> None:
+    ax.imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy(), interpolation="nearest")
+    ax.set_axis_off()
+
+
+def _mask(ax, mask: torch.Tensor, num_classes: int) -> None:
+    ax.imshow(mask.cpu().numpy(), cmap=class_cmap(num_classes), vmin=-0.5, vmax=num_classes - 0.5,
+              interpolation="nearest")
+    ax.set_axis_off()
+
+
+def plot_samples(images: torch.Tensor, masks: torch.Tensor | None, class_names: list[str] | None = None,
+                 n: int = 6, title: str | None = None) -> Figure:
+    """``n`` images ``(N, 3, H, W)`` over their masks ``(N, H, W)`` (or images alone when ``masks`` is None)."""
+    n = min(n, images.shape[0])
+    rows = 1 if masks is None else 2
+    fig = Figure(figsize=(1.8 * n, 1.9 * rows + (0.4 if class_names else 0)))
+    axes = fig.subplots(rows, n, squeeze=False)
+    for i in range(n):
+        _image(axes[0, i], images[i])
+        if masks is not None:
+            _mask(axes[1, i], masks[i], len(class_names or [None] * (int(masks.max()) + 1)))
+    if class_names and masks is not None:
+        _legend(fig, class_names)
+        fig.subplots_adjust(bottom=0.15)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_pretraining_curves(curves: dict[str, dict], smooth: int = 25) -> Figure:
+    """Inpainting loss against step per mixer; ``curves[mixer] = {"step": [...], "loss": [...]}``.
+
+    A running mean over ``smooth`` steps is drawn over the raw (faint) curve.
+    """
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    for mixer, h in curves.items():
+        loss = np.asarray(h["loss"], dtype=float)
+        colour = MIXER_COLOURS.get(mixer)
+        ax.plot(h["step"], loss, color=colour, alpha=0.2, lw=0.8)
+        if len(loss) >= smooth:
+            run = np.convolve(loss, np.ones(smooth) / smooth, mode="valid")
+            ax.plot(np.asarray(h["step"])[smooth - 1 :], run, color=colour, label=mixer)
+        else:
+            ax.plot(h["step"], loss, color=colour, label=mixer)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("masked-pixel MSE")
+    ax.set_title("Inpainting pretraining")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_miou_bars(results: dict) -> Figure:
+    """Bars of mIoU (mean ± std over seeds) per K, one bar per mixer (and init/mode), chance level dashed."""
+    summary = results["summary"]
+    shots = sorted({r["shots"] for r in summary})
+    variants = list(dict.fromkeys((r["mixer"], r["init"], r["mode"]) for r in summary))
+    width = 0.8 / max(1, len(variants))
+    fig = Figure(figsize=(max(5, 1.6 * len(shots) + 0.3 * len(variants)), 3.8))
+    ax = fig.subplots()
+    for j, (mixer, init, mode) in enumerate(variants):
+        rows = {r["shots"]: r for r in summary if (r["mixer"], r["init"], r["mode"]) == (mixer, init, mode)}
+        x = np.arange(len(shots)) + (j - (len(variants) - 1) / 2) * width
+        mean = [100 * rows[k]["miou_mean"] if k in rows else np.nan for k in shots]
+        std = [100 * rows[k]["miou_std"] if k in rows else 0 for k in shots]
+        label = mixer + ("" if init == "pretrained" else f" ({init})") + ("" if mode == "head" else f" [{mode}]")
+        ax.bar(x, mean, width, yerr=std, capsize=2, label=label, color=MIXER_COLOURS.get(mixer),
+               alpha=1.0 if init == "pretrained" else 0.45, hatch=None if mode == "head" else "//")
+    ax.axhline(100 * results["chance_miou"], color="k", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(shots)), [f"K = {k}" for k in shots])
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title(f"Few-shot segmentation, {results['settings']['eval_images']} test images ({results['device']})",
+                 fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_predictions(images: torch.Tensor, masks: torch.Tensor, predictions: dict[str, torch.Tensor],
+                     class_names: list[str], n: int = 4) -> Figure:
+    """Rows: image, ground truth, then one row per entry of ``predictions`` (``(N, H, W)`` each)."""
+    n = min(n, images.shape[0])
+    rows = 2 + len(predictions)
+    fig = Figure(figsize=(1.9 * n + 1.2, 1.9 * rows + 0.4))
+    axes = fig.subplots(rows, n, squeeze=False)
+    labels = ["image", "ground truth", *predictions]
+    for i in range(n):
+        _image(axes[0, i], images[i])
+        _mask(axes[1, i], masks[i], len(class_names))
+        for r, pred in enumerate(predictions.values()):
+            _mask(axes[2 + r, i], pred[i], len(class_names))
+    for r, label in enumerate(labels):
+        axes[r, 0].text(-0.08, 0.5, label, transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=9)
+    _legend(fig, class_names)
+    fig.subplots_adjust(left=0.15, bottom=0.08, wspace=0.05, hspace=0.08)
+    return fig
+
+
+def plot_large(image: torch.Tensor, mask: torch.Tensor, prediction: torch.Tensor, class_names: list[str],
+               title: str = "") -> Figure:
+    """A large image, its ground truth and the prediction side by side."""
+    fig = Figure(figsize=(12, 4.4))
+    axes = fig.subplots(1, 3)
+    _image(axes[0], image)
+    _mask(axes[1], mask, len(class_names))
+    _mask(axes[2], prediction, len(class_names))
+    for ax, t in zip(axes, ["image", "ground truth", "prediction"]):
+        ax.set_title(t)
+    _legend(fig, class_names)
+    if title:
+        fig.suptitle(title)
+    fig.subplots_adjust(bottom=0.1)
+    return fig
+
+
+def plot_scaling(measured: dict[str, tuple[list[int], list[float]]], extrapolated: dict[str, tuple[int, float]] | None = None,
+                 device: str = "") -> Figure:
+    """Forward time against token count, log-log; ``measured[name] = (tokens, seconds)``;
+    ``extrapolated[name] = (tokens, seconds)`` is drawn hollow with a dotted line (an estimate, not a measurement).
+    """
+    fig = Figure(figsize=(5.5, 3.8))
+    ax = fig.subplots()
+    for name, (tokens, seconds) in measured.items():
+        colour = MIXER_COLOURS.get(name)
+        ax.plot(tokens, seconds, "o-", color=colour, label=f"{name} (measured)")
+        if extrapolated and name in extrapolated:
+            t, s = extrapolated[name]
+            ax.plot([tokens[-1], t], [seconds[-1], s], ":", color=colour)
+            ax.plot([t], [s], "o", mfc="none", color=colour, label=f"{name} (estimated)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens per image")
+    ax.set_ylabel("forward time (s)")
+    ax.set_title(f"One image, one forward pass ({device})" if device else "One image, one forward pass", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
