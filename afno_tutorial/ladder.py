@@ -352,3 +352,37 @@ def nonadaptive_decomposition(mixer: AFNO2d, x: torch.Tensor) -> dict[str, torch
         residual = mixer(x) - x
         pointwise = x @ a.to(x.dtype) + hilbert_transform(x, mixer.fft_norm) @ b.to(x.dtype)
     return {"mixer": residual, "pointwise": pointwise}
+
+
+def train_mixers(
+    specs: dict[str, tuple[str, dict]],
+    train_images: torch.Tensor,
+    *,
+    dim: int = 64,
+    depth: int = 4,
+    patch_size: int = 4,
+    steps: int = 600,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> dict[str, InpaintingModel]:
+    """Train one inpainting model per ``name -> (mixer registry name, mixer kwargs)``, all the same way.
+
+    Same backbone, seed, batches and schedule for every model (as in :func:`run_ladder`, without measurements).
+    Returns ``name -> trained model`` (eval mode); each model's loss history is on ``model.history``.
+    """
+    from .train import pretrain_inpainting
+
+    img_size = train_images.shape[-1]
+    models = {}
+    for number, (name, (mixer, kwargs)) in enumerate(specs.items(), start=1):
+        rung = Rung(number, name, "", mixer, dict(kwargs))
+        seed_everything(seed)
+        model = build_rung_model(rung, dim=dim, depth=depth, img_size=img_size, patch_size=patch_size,
+                                 in_chans=train_images.shape[1])
+        model.history = pretrain_inpainting(model, train_images, steps=steps, batch_size=batch_size, lr=lr,
+                                            seed=seed, device=device, progress=progress)
+        models[name] = model
+    return models

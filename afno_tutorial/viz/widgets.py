@@ -57,3 +57,55 @@ def truncation_widget(image: torch.Tensor, modes: int = 8) -> widgets.VBox:
     slider = widgets.IntSlider(value=modes, min=1, max=top, step=1, description="modes m",
                                continuous_update=False)
     return _container({"modes": slider}, lambda modes: plot_lowpass(image, modes))
+
+
+def lambda_widget(mixer, x: torch.Tensor, lam: float = 0.01) -> widgets.VBox:
+    """A log slider over AFNO's ``lambda``: surviving modes and the mixer's contribution for one image.
+
+    Args:
+        mixer: a trained :class:`afno_tutorial.AFNO2d`.
+        x: ``(B, H, W, C)`` tokens entering it (the map of ``mixer(x) - x`` shows the first image).
+        lam: initial ``lambda`` (between 1e-4 and 10).
+    """
+    from ..sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
+    from .mixing import plot_lambda_effect
+
+    if not 1e-4 <= lam <= 10:
+        raise ValueError(f"lam: expected a value in [1e-4, 10], got {lam}")
+    slider = widgets.FloatLogSlider(value=lam, base=10, min=-4, max=1, step=0.25, description="lambda",
+                                    continuous_update=False)
+
+    def make(lam: float) -> Figure:
+        survival = surviving_fraction_map(mixer, x, lam)
+        mixing = (mixer_output(mixer, x[:1], lam) - x[:1])[0].norm(dim=-1)
+        return plot_lambda_effect(survival, mixing, lam, zeroed_fraction(mixer, x, [lam])[0])
+
+    return _container({"lam": slider}, make)
+
+
+def jacobian_widget(mixers: dict, inputs: dict[str, torch.Tensor], token: tuple[int, int] = (8, 8),
+                    image: torch.Tensor | None = None) -> widgets.VBox:
+    """Row/column sliders choosing an output token; one Jacobian map per mixer.
+
+    Args:
+        mixers: name -> mixer module.
+        inputs: name -> ``(1, H, W, C)`` tokens entering that mixer (all the same ``H, W``).
+        token: initial ``(i, j)``.
+        image: optional image shown beside the maps.
+    """
+    from ..jacobian import token_jacobian_map
+    from ..probes import mixing_part
+    from .mixing import plot_jacobian_maps
+
+    height, width = next(iter(inputs.values())).shape[1:3]
+    if not (0 <= token[0] < height and 0 <= token[1] < width):
+        raise ValueError(f"token: expected a position inside the {height}x{width} grid, got {token}")
+    row = widgets.IntSlider(value=token[0], min=0, max=height - 1, description="row i", continuous_update=False)
+    col = widgets.IntSlider(value=token[1], min=0, max=width - 1, description="column j", continuous_update=False)
+
+    def make(i: int, j: int) -> Figure:
+        maps = {name: token_jacobian_map(lambda t, m=m: mixing_part(m, t), inputs[name], (i, j))
+                for name, m in mixers.items()}
+        return plot_jacobian_maps(maps, (i, j), image)
+
+    return _container({"i": row, "j": col}, make)

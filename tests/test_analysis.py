@@ -1,0 +1,140 @@
+"""Sparsity, Jacobian maps, shift equivariance and resolution checks (notebook 03's library)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from afno_tutorial import AFNO2d, GlobalFilter2d, SelfAttention2d, SpectralConv2d, spectral
+from afno_tutorial.jacobian import token_jacobian_map
+from afno_tutorial.ladder import train_mixers
+from afno_tutorial.probes import capture_mixer_inputs, mixing_part
+from afno_tutorial.resolution import band_limit, fourier_upsample, resolution_consistency
+from afno_tutorial.sparsity import mixer_output, spectral_output, surviving_fraction_map, zeroed_fraction
+from afno_tutorial.symmetry import shift_equivariance_error, shift_errors
+from afno_tutorial.viz import mixing as vmix
+from afno_tutorial.viz import widgets
+
+
+def _x(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_mixer_output_at_trained_lambda_is_the_forward():
+    torch.manual_seed(0)
+    m = AFNO2d(16, num_blocks=4, sparsity_threshold=0.01)
+    x = _x(2, 8, 8, 16)
+    torch.testing.assert_close(mixer_output(m, x, 0.01), m(x))
+    assert not torch.allclose(mixer_output(m, x, 0.5), m(x))
+    assert m.sparsity_threshold == 0.01  # restored
+
+
+def test_zeroed_fraction_grows_with_lambda_and_survival_map():
+    torch.manual_seed(0)
+    m = AFNO2d(16, num_blocks=4, hard_thresholding_fraction=0.5)
+    x = _x(2, 8, 8, 16)
+    fr = zeroed_fraction(m, x, [0.0, 1e-3, 1e-2, 1e-1, 10.0])
+    assert fr[0] < 0.01 and fr[-1] == 1.0
+    assert all(a <= b for a, b in zip(fr, fr[1:]))
+    surv = surviving_fraction_map(m, x, 1e-3)
+    kept = spectral.kept_mode_mask(8, 8, m.kept_modes(8, 8))
+    assert surv.shape == (8, 5) and surv[~kept].abs().max() == 0 and surv[kept].min() > 0
+    assert surviving_fraction_map(m, x, 10.0).max() == 0
+    with pytest.raises(TypeError, match="mixer: expected an AFNO2d"):
+        zeroed_fraction(GlobalFilter2d(16, 8), x, [0.1])
+
+
+def test_jacobian_map_of_known_operators():
+    x = _x(1, 6, 7, 4)
+    # Identity: only the token itself, with norm sqrt(C).
+    j = token_jacobian_map(lambda t: t, x, (2, 3))
+    expected = torch.zeros(6, 7)
+    expected[2, 3] = 2.0
+    torch.testing.assert_close(j, expected)
+    # A circular shift by one row: the output token looks one row up.
+    j = token_jacobian_map(lambda t: torch.roll(t, 1, dims=1), x, (2, 3))
+    assert j[1, 3] == pytest.approx(2.0) and j.sum() == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="token:"):
+        token_jacobian_map(lambda t: t, x, (6, 0))
+
+
+def test_jacobian_maps_of_convolutions_are_shifted_copies():
+    torch.manual_seed(0)
+    x = _x(1, 8, 8, 8)
+    for m in (GlobalFilter2d(8, 8), SpectralConv2d(8, (3, 3))):
+        a = token_jacobian_map(lambda t: mixing_part(m, t), x, (2, 2))
+        b = token_jacobian_map(lambda t: mixing_part(m, t), x, (5, 6))
+        torch.testing.assert_close(torch.roll(a, (3, 4), (0, 1)), b, atol=1e-5, rtol=1e-4)
+
+
+def test_shift_equivariance():
+    torch.manual_seed(0)
+    x = _x(2, 8, 8, 16)
+    mixers = {"afno": AFNO2d(16, num_blocks=4), "gfn": GlobalFilter2d(16, 8), "fno": SpectralConv2d(16, (4, 5)),
+              "attention": SelfAttention2d(16, 4)}
+    errs = shift_errors(mixers, {k: x for k in mixers}, [(1, 0), (3, 5)])
+    assert all(e < 1e-5 for k in ("gfn", "fno", "attention") for e in errs[k])
+    assert all(e > 1e-2 for e in errs["afno"])
+    assert shift_equivariance_error(mixers["afno"], x, (0, 0)) == 0
+
+
+def test_fourier_upsample_and_resolution_consistency():
+    x = _x(2, 8, 12, 3)
+    up = fourier_upsample(x, 2)
+    assert up.shape == (2, 16, 24, 3)
+    torch.testing.assert_close(up[:, ::2, ::2], band_limit(x), atol=1e-5, rtol=0)
+    torch.manual_seed(0)
+    fno = SpectralConv2d(3, (4, 5))
+    forward = AFNO2d(4, num_blocks=2, fft_norm="forward", modes=(4, 4), sparsity_threshold=1e-3)
+    ortho = AFNO2d(4, num_blocks=2)
+    x4 = _x(1, 8, 8, 4, seed=1)
+    assert resolution_consistency(fno, _x(1, 8, 8, 3)) < 1e-5
+    assert resolution_consistency(forward, x4) < 1e-5
+    assert resolution_consistency(ortho, x4) > 1e-2
+
+
+def test_capture_inputs_and_train_mixers_tiny():
+    imgs = torch.rand(4, 3, 16, 16)
+    models = train_mixers({"afno": ("afno", {"num_blocks": 2}), "gfn": ("gfn", {})}, imgs, dim=8, depth=2,
+                          steps=2, batch_size=2, progress=False)
+    assert set(models) == {"afno", "gfn"} and len(models["afno"].history["loss"]) == 2
+    feats = capture_mixer_inputs(models["afno"], imgs[:2])
+    assert len(feats) == 2 and feats[0].shape == (2, 4, 4, 8)
+    # The first block's mixer input is the layer-normed patch embedding plus position embedding.
+    bb = models["afno"].backbone
+    with torch.no_grad():
+        expected = bb.blocks[0].norm1(bb.patch_embed(imgs[:2]) + bb.pos_embed)
+    torch.testing.assert_close(feats[0], expected)
+    with pytest.raises(TypeError, match="model:"):
+        capture_mixer_inputs(torch.nn.Linear(2, 2), imgs)
+
+
+def test_widgets_redraw():
+    torch.manual_seed(0)
+    m = AFNO2d(8, num_blocks=2)
+    x = _x(2, 8, 8, 8)
+    box = widgets.lambda_widget(m, x, lam=1e-3)
+    first = box.figure.axes[0].get_title()
+    box.controls["lam"].value = 1.0
+    assert box.draws == 2 and box.figure.axes[0].get_title() != first and "lambda = 1" in box.figure.axes[0].get_title()
+    box = widgets.jacobian_widget({"afno": m, "gfn": GlobalFilter2d(8, 8)}, {"afno": x[:1], "gfn": x[:1]},
+                                  token=(1, 1))
+    box.controls["i"].value = 5
+    assert box.draws == 2 and len(box.figure.axes) == 2
+    # The GFN panel's maximum (the marked token's peak) moves with the chosen token.
+    with pytest.raises(ValueError, match="token:"):
+        widgets.jacobian_widget({"afno": m}, {"afno": x[:1]}, token=(9, 0))
+
+
+def test_mixing_figures():
+    maps = {"a": torch.rand(4, 4), "b": torch.rand(4, 4)}
+    fig = vmix.plot_jacobian_maps(maps, (1, 2), image=torch.rand(16, 16))
+    assert len(fig.axes) == 3 and "from other tokens" in fig.axes[1].get_title()
+    fig = vmix.plot_shift_errors({"a": [1e-8, 1e-7], "b": [0.3, 0.5]}, [(1, 0), (2, 2)])
+    assert len(fig.axes[0].patches) == 4
+    fig = vmix.plot_resolution({"a": 1e-7, "b": 0.4}, {"a": (15.0, 13.0)})
+    assert len(fig.axes) == 2
+    fig = vmix.plot_sparsity_curve([1e-3, 1e-2], [0.1, 0.5], 0.01)
+    assert "0.01" in fig.axes[0].get_legend().get_texts()[0].get_text()
