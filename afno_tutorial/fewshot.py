@@ -39,7 +39,7 @@ from .data import SegmentationSet, make_segmentation_set
 from .masking import masked_mse, random_patch_mask
 from .models import InpaintingModel, SegmentationModel, VisionBackbone
 from .pretrain import MIXERS, load_pretrained
-from .train import autocast, chance_miou, evaluate_segmentation, train_segmentation
+from .train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation
 
 TEST_START = 0
 SUPPORT_START = 100_000  # support images of seed s: SUPPORT_START + 1000 s + (0 .. K-1), disjoint from the test set
@@ -109,12 +109,14 @@ def run_fewshot(
     checkpoints: str | Path | None = None,
     progress: bool = True,
     keep_models: bool = False,
+    timing_batch: int | None = 32,
 ) -> dict:
     """Run the protocol above; returns ``{"rows", "summary", "chance_miou", "class_names", "settings", ...}``.
 
     ``rows``: one dict per (mixer, init, mode, K, seed) with ``miou`` and ``per_class_iou``. ``summary``: one per
     (mixer, init, mode, K) with ``miou_mean``, ``miou_std`` (over seeds), ``parameters``, ``train_step_ms``
-    (measured here, one inpainting step at batch 32 on ``device``). With ``keep_models`` the trained
+    (measured here, one inpainting step at batch ``timing_batch`` on ``device``; ``None`` skips it). With
+    ``keep_models`` the trained
     :class:`SegmentationModel` of seed ``seeds[0]`` is kept per (mixer, init, mode, K) under ``"models"``.
     """
     from tqdm.auto import tqdm
@@ -133,8 +135,9 @@ def run_fewshot(
         seed_everything(seed)
         backbone, meta = get_backbone(mixer, init, seed, checkpoints)
         if mixer not in timings:
-            timings[mixer] = {"train_step_ms": 1e3 * time_train_step(backbone, device=dev),
-                              "parameters": sum(p.numel() for p in backbone.parameters())}
+            timings[mixer] = {"parameters": sum(p.numel() for p in backbone.parameters())}
+            if timing_batch is not None:
+                timings[mixer]["train_step_ms"] = 1e3 * time_train_step(backbone, timing_batch, device=dev)
         support = support_set(k, seed, size)
         model = SegmentationModel(backbone, test.num_classes)
         train_segmentation(
@@ -154,7 +157,7 @@ def run_fewshot(
         "class_names": test.class_names,
         "settings": {"mixers": list(mixers), "shots": list(shots), "seeds": list(seeds), "inits": list(inits),
                      "modes": modes, "size": size, "eval_images": eval_images, "head_steps": head_steps,
-                     "finetune_steps": finetune_steps},
+                     "finetune_steps": finetune_steps, "timing_batch": timing_batch},
         "device": describe_device(dev),
         "seconds": time.perf_counter() - started,
         "versions": versions(),
@@ -185,14 +188,40 @@ def summarise(rows: list[dict], timings: dict | None = None) -> list[dict]:
 
 def format_table(results: dict) -> str:
     """The summary as a Markdown table (mIoU mean ± std over seeds, %)."""
-    lines = ["| mixer | init | training | K | mIoU (%) | params | train step (ms) |", "|---|---|---|---|---|---|---|"]
+    batch = results["settings"].get("timing_batch")
+    lines = [f"| mixer | init | training | K | mIoU (%) | params | train step (ms, batch {batch}) |",
+             "|---|---|---|---|---|---|---|"]
     for r in results["summary"]:
         lines.append(
             f"| {r['mixer']} | {r['init']} | {r['mode']} | {r['shots']} | {100 * r['miou_mean']:.1f} ± "
-            f"{100 * r['miou_std']:.1f} | {r.get('parameters', 0):,} | {r.get('train_step_ms', float('nan')):.0f} |"
+            f"{100 * r['miou_std']:.1f} | {r.get('parameters', 0):,} | "
+            + (f"{r['train_step_ms']:.0f} |" if "train_step_ms" in r else "not measured |")
         )
     lines.append(f"\nChance level (label-blind guess): {100 * results['chance_miou']:.1f} % mIoU; "
                  f"{results['settings']['eval_images']} test images; device: {results['device']}.")
+    return "\n".join(lines)
+
+
+def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "pretrained", mode: str = "head") -> str:
+    """One line per K comparing mixers ``a`` and ``b``: the mIoU gap and whether it exceeds the seeds' spread.
+
+    "Clear" means the means differ by more than the sum of the two standard deviations; anything less is
+    reported as no clear difference (three seeds cannot resolve it).
+    """
+    lines = []
+    rows = {(r["mixer"], r["shots"]): r for r in results["summary"] if r["init"] == init and r["mode"] == mode}
+    for k in sorted({key[1] for key in rows}):
+        if (a, k) not in rows or (b, k) not in rows:
+            continue
+        ra, rb = rows[(a, k)], rows[(b, k)]
+        gap = 100 * (ra["miou_mean"] - rb["miou_mean"])
+        spread = 100 * (ra["miou_std"] + rb["miou_std"])
+        best = max((r for r in rows.values() if r["shots"] == k), key=lambda r: r["miou_mean"])
+        verdict = (f"{a if gap > 0 else b} is clearly ahead" if abs(gap) > spread and results["settings"]["seeds"][1:]
+                   else "no clear difference (within the spread over seeds)")
+        lines.append(f"K = {k}: {a} {100 * ra['miou_mean']:.1f} % vs {b} {100 * rb['miou_mean']:.1f} % mIoU "
+                     f"(gap {gap:+.1f} points, spread {spread:.1f}): {verdict}; best mixer: {best['mixer']} "
+                     f"({100 * best['miou_mean']:.1f} %).")
     return "\n".join(lines)
 
 

@@ -77,7 +77,7 @@ def pretrain_backbone(
     history = pretrain_inpainting(
         model, images, steps=recipe["steps"], batch_size=recipe["batch_size"], lr=recipe["lr"],
         mask_ratio=recipe["mask_ratio"], seed=recipe["seed"], device=dev, progress=progress, checkpoint=state,
-        max_seconds=max_seconds,
+        max_seconds=max_seconds, checkpoint_every=100,
     )
     if not history["completed"]:
         return None

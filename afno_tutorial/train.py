@@ -122,10 +122,11 @@ def _train_loop(
     model.train()
     step = start
     timed, began = 0, time.perf_counter()
+    loop_start = began  # for max_seconds; `began` restarts at every checkpoint (timing)
     bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, leave=False)
     try:
         while step < steps:
-            if max_seconds is not None and time.perf_counter() - began > max_seconds:
+            if max_seconds is not None and time.perf_counter() - loop_start > max_seconds:
                 break
             with autocast(dev):
                 loss = loss_at(step)
