@@ -113,12 +113,13 @@ class AFNO2d(nn.Module):
         work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         # Autocast would run the matmuls below in bf16/fp16 even on float32 tensors: switch it off here.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xc = x.to(work_dtype).permute(0, 3, 1, 2).contiguous()  # (B, C, H, W): the FFT's fast layout
+            xc = spectral.to_channels_first(x.to(work_dtype))  # (B, C, H, W): the FFT's fast layout
             z = spectral.rfft2_kept(xc, modes, self.fft_norm)  # (B, C, R, m_x)
-            del xc
+            del xc  # free each full-size temporary as soon as it is used: peak memory stays near 2x the input
             z = self.spectral_mlp(z)
             y = spectral.irfft2_kept(z, (height, width), modes, self.fft_norm, self.hermitian_projection)
-        return x + y.permute(0, 2, 3, 1).to(x.dtype)
+            del z
+        return spectral.add_channels_first(x, y)  # x + y.permute(0, 2, 3, 1), in one pass
 
     def spectral_mlp(self, z: torch.Tensor) -> torch.Tensor:
         """The block-diagonal complex MLP shared by all bins, with ReLU and soft-shrink on real/imag parts.
@@ -130,36 +131,65 @@ class AFNO2d(nn.Module):
             ``(B, C, R, M)`` complex.
         """
         batch, channels, rows, cols = z.shape
-        k, b = self.num_blocks, self.block_size
-        dtype = z.real.dtype
-        # Real and imaginary parts stacked on the channel axis of each block: (B, k, 2b, bins). A complex
-        # product (A + iB)(u + iv) is then one real matmul with [[A, -B], [B, A]], batched over blocks.
-        h = torch.view_as_real(z).reshape(batch, k, b, rows * cols, 2).permute(0, 1, 4, 2, 3)
-        h = h.reshape(batch, k, 2 * b, rows * cols)  # one copy
-        h = _complex_block_matmul(self.w1.to(dtype), h, None if self.b1 is None else self.b1.to(dtype))
+        bins = rows * cols
+        # The (B, k, b, bins) view of z: each layer is one complex batched matmul, no copies of the spectrum.
+        h = z.contiguous().view(batch, self.num_blocks, self.block_size, bins)
+        if torch.is_grad_enabled() and (z.requires_grad or self.w1.requires_grad):
+            return self._mlp_on_bins(h, inplace=False).view(batch, channels, rows, cols)
+        # No graph to record: run the bins in chunks whose hidden activations stay in cache, into one output
+        # (peak memory: the input and the output spectrum only).
+        out = torch.empty_like(h)
+        step = max(256, _CHUNK_BYTES // (channels * self.hidden_size_factor * h.element_size()))
+        for start in range(0, bins, step):
+            self._mlp_on_bins(h[..., start : start + step], inplace=True, out=out[..., start : start + step])
+        return out.view(batch, channels, rows, cols)
+
+    def _mlp_on_bins(self, h: torch.Tensor, inplace: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``h: (B, k, b, P)`` complex -> ``(B, k, b, P)``; ``inplace`` reuses temporaries and writes the result
+        into ``out`` when given (no autograd)."""
+        h = _complex_block_matmul(self.w1, h, self.b1)
         if self.mlp_layers == 2:
-            h = torch.relu(h)
-            h = _complex_block_matmul(self.w2.to(dtype), h, None if self.b2 is None else self.b2.to(dtype))
+            if inplace:
+                torch.view_as_real(h).relu_()
+            else:
+                h = torch.view_as_complex(torch.relu(torch.view_as_real(h)))
+            h = _complex_block_matmul(self.w2, h, self.b2)
+        if out is not None and self.sparsity_threshold > 0 and hasattr(torch._C._nn, "softshrink"):
+            # The soft-shrink writes straight into the output slice: one pass instead of shrink-then-copy.
+            torch._C._nn.softshrink(torch.view_as_real(h), self.sparsity_threshold, out=torch.view_as_real(out))
+            return out
         if self.sparsity_threshold > 0:
-            h = F.softshrink(h, lambd=self.sparsity_threshold)
-        h = h.reshape(batch, k, 2, b, rows, cols)
-        return torch.complex(h[:, :, 0], h[:, :, 1]).reshape(batch, channels, rows, cols)
+            h = torch.view_as_complex(F.softshrink(torch.view_as_real(h), lambd=self.sparsity_threshold))
+        if out is not None:
+            return out.copy_(h)
+        return h
+
+
+# Bytes of hidden activations per chunk of bins in the no-grad MLP (fits in a core's L2 cache).
+_CHUNK_BYTES = 1 << 20
 
 
 def _complex_block_matmul(w: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """Block-diagonal complex linear map on stacked real/imaginary parts.
+    """Block-diagonal complex linear map, one complex batched matmul (bias fused).
 
     Args:
         w: ``(2, k, n_in, n_out)`` real/imaginary weights (reference layout, ``out = in @ w``).
-        h: ``(B, k, 2*n_in, P)``: real parts then imaginary parts of each block's inputs, ``P`` bins.
+        h: ``(B, k, n_in, P)`` complex inputs of each block, ``P`` bins (any strides that ``bmm`` takes).
         bias: ``(2, k, n_out)`` or ``None``.
 
     Returns:
-        ``(B, k, 2*n_out, P)`` laid out like ``h``.
+        ``(B, k, n_out, P)`` complex.
     """
-    wr, wi = w[0].transpose(-1, -2), w[1].transpose(-1, -2)  # (k, n_out, n_in)
-    big = torch.cat((torch.cat((wr, -wi), dim=-1), torch.cat((wi, wr), dim=-1)), dim=-2)  # (k, 2 n_out, 2 n_in)
-    out = torch.matmul(big, h)
-    if bias is not None:
-        out = out + bias.permute(1, 0, 2).reshape(1, w.shape[1], -1, 1)
-    return out
+    batch, k, n_in, bins = h.shape
+    n_out = w.shape[-1]
+    real = h.real.dtype
+    # (k, n_out, n_in) complex, expanded over the batch for bmm (a view when batch == 1).
+    wc = torch.complex(w[0].to(real), w[1].to(real)).transpose(-1, -2)
+    wc = wc.expand(batch, k, n_out, n_in).reshape(batch * k, n_out, n_in)
+    h3 = h.reshape(batch * k, n_in, bins)
+    if bias is None:
+        result = torch.bmm(wc, h3)
+    else:
+        bc = torch.complex(bias[0].to(real), bias[1].to(real))  # (k, n_out)
+        result = torch.baddbmm(bc.expand(batch, k, n_out).reshape(batch * k, n_out, 1), wc, h3)
+    return result.view(batch, k, n_out, bins)
