@@ -168,6 +168,9 @@ print(f"FNO (1) vs AFNO (6): mixer params / {ratio(1, 6, 'params'):.0f}, peak me
 #   back at twice the mixing FLOPs and a few thousand parameters.
 # - **Rungs 5-6** are about sparsity and cost: shrinkage zeroes small coefficients (notebook 03 measures how
 #   many), truncation removes whole modes, cutting the FFT along $k_y$ and the MLP work.
+# - FNO's per-mode weights (rung 1) can fit this small task well: they have thousands of times more
+#   parameters. The question AFNO answers is how much of that quality is kept once the parameters no longer grow
+#   with the number of modes, and what the adaptive MLP recovers of what weight sharing loses.
 # - The PSNR differences come from one seed and a short CPU training run; differences of a few tenths of a dB
 #   are within run-to-run noise (exercise 3). The paper's ablation (its Table 6) ranks the changes at ImageNet
 #   scale.
