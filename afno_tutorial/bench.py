@@ -1,0 +1,605 @@
+"""Scaling benchmark: time and peak memory of token mixers from a few hundred to tens of thousands of tokens.
+
+    python -m afno_tutorial.bench                                   # afno, attention, gfn, fno; grids 16..256
+    python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \\
+        --grids 64 128 256 --modes forward backward --out benchmarks/cpu
+
+A mixer is a registry name (:func:`afno_tutorial.mixers.available_mixers`) or one of two baselines that live here:
+``roundtrip`` (a bare ``rfft2`` + ``irfft2`` of the same tensor in the FFT's fastest layout, the floor of any FFT
+mixer) and ``afno_reference`` (a reference-style AFNO: channels-last FFT over the full spectrum, real/imaginary
+``einsum``). ``name:key=value,...`` passes keyword arguments (Python literals) to the constructor.
+
+Time: warm-up, then the median of repeated runs (CUDA synchronised). Forward runs under ``torch.no_grad``;
+``backward`` mode times forward plus backward. Memory: on CUDA ``torch.cuda.max_memory_allocated`` above what was
+allocated before; on CPU each configuration runs in a fresh subprocess and reports its peak resident memory
+(``VmHWM``, reset after set-up) minus the resident memory after set-up. A configuration whose predicted time or
+memory exceeds the budget is skipped and recorded with its estimate. Theoretical FLOPs come from
+:mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from . import flops as flops_mod
+from .checks import check_positive_int
+from .config import describe_device, versions
+from .mixers import AFNO2d, available_mixers, build_mixer
+
+DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
+DEFAULT_GRIDS = (16, 32, 64, 128, 256)
+BASELINES = ("roundtrip", "afno_reference")
+MODES = ("forward", "backward")
+CSV_FIELDS = (
+    "mixer", "mode", "grid", "tokens", "dim", "batch", "device", "dtype", "status", "time_s", "memory_bytes",
+    "input_bytes", "memory_ratio", "flops", "gflops_per_s", "estimate_time_s", "estimate_memory_bytes", "note",
+)  # fmt: skip
+
+
+class FFTRoundTrip(nn.Module):
+    """``irfft2(rfft2(x))`` of the token tensor's memory read as ``(B, C, H, W)``: the FFT's fastest layout, no copies.
+
+    The floor any FFT-based mixer pays; input and output ``(B, H, W, C)`` only to share the benchmark's interface.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, height, width, channels = x.shape
+        xc = x.reshape(batch, channels, height, width)  # a reinterpretation, not a transpose
+        y = torch.fft.irfft2(torch.fft.rfft2(xc.float(), norm="ortho"), s=(height, width), norm="ortho")
+        return y.reshape(x.shape).to(x.dtype)
+
+
+class ReferenceAFNO2d(nn.Module):
+    """A reference-style AFNO (the public code's structure): channels-last ``rfft2`` over the full spectrum, the
+    block MLP as real/imaginary ``einsum``s, ``irfft2``. Same parameters and maths as :class:`AFNO2d` at
+    ``hard_thresholding_fraction=1`` (up to the CPU/GPU Hermitian detail); kept here only as a speed baseline.
+    """
+
+    def __init__(self, dim: int, num_blocks: int = 8, sparsity_threshold: float = 0.01) -> None:
+        super().__init__()
+        self.inner = AFNO2d(dim, num_blocks=num_blocks, sparsity_threshold=sparsity_threshold)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.inner
+        batch, height, width, channels = x.shape
+        k, b = m.num_blocks, m.block_size
+        z = torch.fft.rfft2(x.float(), dim=(1, 2), norm="ortho").reshape(batch, height, width // 2 + 1, k, b)
+        o1r = torch.relu(
+            torch.einsum("...bi,bio->...bo", z.real, m.w1[0]) - torch.einsum("...bi,bio->...bo", z.imag, m.w1[1])
+            + m.b1[0]
+        )
+        o1i = torch.relu(
+            torch.einsum("...bi,bio->...bo", z.imag, m.w1[0]) + torch.einsum("...bi,bio->...bo", z.real, m.w1[1])
+            + m.b1[1]
+        )
+        o2r = torch.einsum("...bi,bio->...bo", o1r, m.w2[0]) - torch.einsum("...bi,bio->...bo", o1i, m.w2[1]) + m.b2[0]
+        o2i = torch.einsum("...bi,bio->...bo", o1i, m.w2[0]) + torch.einsum("...bi,bio->...bo", o1r, m.w2[1]) + m.b2[1]
+        o2 = torch.nn.functional.softshrink(torch.stack([o2r, o2i], dim=-1), lambd=m.sparsity_threshold)
+        z = torch.view_as_complex(o2).reshape(batch, height, width // 2 + 1, channels)
+        y = torch.fft.irfft2(z, s=(height, width), dim=(1, 2), norm="ortho")
+        return x + y.to(x.dtype)
+
+
+@dataclass
+class MixerSpec:
+    """A mixer to benchmark: a registry/baseline ``name`` and constructor ``kwargs``; ``label`` names it in results."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if not self.kwargs:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+
+
+def parse_mixer_spec(text: str) -> MixerSpec:
+    """``"afno"`` or ``"afno:hard_thresholding_fraction=0.5,num_blocks=4"`` -> :class:`MixerSpec`."""
+    name, _, rest = text.partition(":")
+    known = set(available_mixers()) | set(BASELINES)
+    if name not in known:
+        raise ValueError(f"mixers: expected names from {sorted(known)}, got {name!r}")
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.isidentifier():
+            raise ValueError(f"mixers: expected 'name:key=value,...', got {text!r}")
+        try:
+            kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"mixers: the value of {key!r} in {text!r} is not a Python literal") from None
+    return MixerSpec(name, kwargs)
+
+
+def build_bench_mixer(spec: MixerSpec | str, dim: int, grid: int) -> nn.Module:
+    """Build the module for ``spec`` at ``dim`` channels on a ``grid x grid`` token grid."""
+    spec = parse_mixer_spec(spec) if isinstance(spec, str) else spec
+    if spec.name == "roundtrip":
+        return FFTRoundTrip(dim, **spec.kwargs)
+    if spec.name == "afno_reference":
+        return ReferenceAFNO2d(dim, **spec.kwargs)
+    return build_mixer(spec.name, dim, grid_size=(grid, grid), **spec.kwargs)
+
+
+def theoretical_flops(module: nn.Module, grid: int, batch: int, mode: str) -> float | None:
+    """Forward FLOPs (x3 for forward+backward) from :func:`afno_tutorial.flops.mixer_flops`; ``None`` if unknown."""
+    factor = 3.0 if mode == "backward" else 1.0
+    if isinstance(module, FFTRoundTrip):
+        return factor * batch * module.dim * 2 * flops_mod.rfft2_flops(grid, grid)
+    if isinstance(module, ReferenceAFNO2d):
+        module = module.inner
+    try:
+        return factor * flops_mod.mixer_flops(module, (grid, grid), batch)["total"]
+    except TypeError:
+        return None
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _make_step(module: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], None]:
+    if mode == "forward":
+
+        def step() -> None:
+            with torch.no_grad():
+                module(x)
+
+        return step
+    x = x.detach().requires_grad_()
+    grad = torch.randn_like(x)
+
+    def step() -> None:
+        x.grad = None
+        module.zero_grad(set_to_none=True)
+        module(x).backward(grad)
+
+    return step
+
+
+def time_step(step: Callable[[], None], device: torch.device, repeats: int = 5, warmup: int = 1,
+              max_seconds: float = 60.0) -> tuple[float, int]:
+    """Median wall time of ``step`` after ``warmup`` calls; fewer repeats when one call is slow.
+
+    Returns ``(median seconds, number of timed runs)``.
+    """
+    first = math.inf
+    for _ in range(max(1, warmup)):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        first = min(first, time.perf_counter() - start)
+    runs = max(1, min(repeats, int(max_seconds / max(first, 1e-9))))
+    times = []
+    for _ in range(runs):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), runs
+
+
+def _read_status_kib(key: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux ``clear_refs``); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure_peak_memory(step: Callable[[], None], device: torch.device) -> int:
+    """Peak bytes allocated by one call of ``step`` above what was resident before it.
+
+    CUDA: ``torch.cuda.max_memory_allocated``. CPU: peak resident set (``VmHWM``, reset first) minus the resident
+    set before; meaningful in a fresh process (see :func:`measure_memory_subprocess`).
+    """
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        step()
+        _sync(device)
+        return int(torch.cuda.max_memory_allocated(device) - before)
+    if _reset_peak_rss():
+        before = _read_status_kib("VmRSS")
+        step()
+        peak = _read_status_kib("VmHWM")
+        if before is not None and peak is not None:
+            return max(0, peak - before) * 1024
+    import resource  # Unix fallback: the process's lifetime peak (ru_maxrss is KiB on Linux)
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()
+    return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+
+
+def _setup(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.device, dtype: torch.dtype,
+           mode: str) -> tuple[nn.Module, torch.Tensor, Callable[[], None]]:
+    torch.manual_seed(0)
+    module = build_bench_mixer(spec, dim, grid).to(device=device, dtype=dtype)
+    x = torch.randn(batch, grid, grid, dim, device=device, dtype=dtype)
+    return module, x, _make_step(module, x, mode)
+
+
+def measure_memory_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str, mode: str,
+                              timeout: float = 600.0) -> int:
+    """Peak CPU memory of one call, measured in a fresh Python process so earlier runs do not blur it."""
+    args = json.dumps({"spec": spec.label, "grid": grid, "dim": dim, "batch": batch, "dtype": dtype, "mode": mode})
+    env = dict(os.environ)
+    result = subprocess.run(
+        [sys.executable, "-m", "afno_tutorial.bench", "--_memory-child", args],
+        capture_output=True, text=True, timeout=timeout, env=env, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"memory subprocess failed: {result.stderr.strip()[-500:]}")
+    return int(json.loads(result.stdout.strip().splitlines()[-1])["memory_bytes"])
+
+
+def _memory_child(payload: str) -> None:
+    cfg = json.loads(payload)
+    dtype = _parse_dtype(cfg["dtype"])
+    _, _, step = _setup(parse_mixer_spec(cfg["spec"]), cfg["grid"], cfg["dim"], cfg["batch"],
+                        torch.device("cpu"), dtype, cfg["mode"])
+    print(json.dumps({"memory_bytes": measure_peak_memory(step, torch.device("cpu"))}))
+
+
+def _parse_dtype(name: str) -> torch.dtype:
+    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float64": torch.float64}
+    if name not in table:
+        raise ValueError(f"dtype: expected one of {sorted(table)}, got {name!r}")
+    return table[name]
+
+
+def fit_slope(tokens: Sequence[float], values: Sequence[float]) -> float:
+    """Least-squares slope of ``log(values)`` against ``log(tokens)`` (1: linear, 2: quadratic); NaN if < 2 points."""
+    pairs = [(math.log(t), math.log(v)) for t, v in zip(tokens, values) if t > 0 and v and v > 0]
+    if len(pairs) < 2:
+        return math.nan
+    mx = sum(p[0] for p in pairs) / len(pairs)
+    my = sum(p[1] for p in pairs) / len(pairs)
+    sxx = sum((p[0] - mx) ** 2 for p in pairs)
+    return sum((p[0] - mx) * (p[1] - my) for p in pairs) / sxx if sxx > 0 else math.nan
+
+
+def _extrapolate(history: list[tuple[int, float]], tokens: int) -> float | None:
+    """Power-law extrapolation from the last two measured (tokens, value) points (or one point at slope 2)."""
+    if not history:
+        return None
+    if len(history) == 1:
+        (t0, v0), slope = history[-1], 2.0  # pessimistic until a slope is known
+    else:
+        (t1, v1), (t0, v0) = history[-2], history[-1]
+        slope = max(1.0, math.log(v0 / v1) / math.log(t0 / t1)) if v0 > 0 and v1 > 0 and t0 != t1 else 2.0
+    return v0 * (tokens / t0) ** slope
+
+
+def _analytic_memory(spec: MixerSpec, grid: int, dim: int, batch: int, element: int, mode: str) -> float:
+    """A rough upper estimate before anything is measured: a few copies of the input, plus attention's scores."""
+    tokens = grid * grid
+    estimate = 6.0 * batch * tokens * dim * max(element, 4)
+    if spec.name == "attention":
+        heads = spec.kwargs.get("num_heads", 8)
+        # The math kernel (and any backward) holds the (B, heads, N, N) scores; flash kernels do not.
+        estimate += (2.0 if mode == "backward" else 1.0) * batch * heads * tokens * tokens * max(element, 4)
+    if mode == "backward":
+        estimate *= 2
+    return estimate
+
+
+def run_benchmark(
+    mixers: Sequence[str | MixerSpec] = DEFAULT_MIXERS,
+    grids: Sequence[int] = DEFAULT_GRIDS,
+    dim: int = 256,
+    batch: int = 1,
+    device: str = "cpu",
+    dtype: str = "float32",
+    modes: Sequence[str] = ("forward",),
+    repeats: int = 5,
+    warmup: int = 1,
+    time_budget: float = 60.0,
+    memory_budget: float = 8e9,
+    memory: bool = True,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Time (and measure memory of) every mixer x grid x mode; returns one result dict per configuration.
+
+    Args:
+        mixers: registry/baseline names or ``name:key=value`` specs.
+        grids: square grid sides ``H = W`` (tokens ``H*W``).
+        dim, batch: channels ``C`` and batch ``B``.
+        device: ``"cpu"`` or ``"cuda"``.
+        dtype: ``"float32"``, ``"bfloat16"`` or ``"float64"`` of input and parameters.
+        modes: ``"forward"`` (under ``no_grad``) and/or ``"backward"`` (forward + backward).
+        repeats, warmup: timed runs (median) and untimed runs before them.
+        time_budget: seconds one run may be predicted to take; slower configurations are skipped.
+        memory_budget: bytes one run may be predicted to need; larger configurations are skipped.
+        memory: also measure peak memory (CPU: a subprocess per configuration).
+        progress: a tqdm bar over configurations.
+
+    Returns:
+        dicts with the keys of :data:`CSV_FIELDS`; ``status`` is ``"ok"``, ``"skipped"`` (with the estimates and a
+        note) or ``"error"``.
+    """
+    check_positive_int(dim, "dim")
+    check_positive_int(batch, "batch")
+    check_positive_int(repeats, "repeats")
+    specs = [parse_mixer_spec(m) if isinstance(m, str) else m for m in mixers]
+    for g in grids:
+        check_positive_int(g, "grids")
+    for mode in modes:
+        if mode not in MODES:
+            raise ValueError(f"modes: expected values from {MODES}, got {mode!r}")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' was requested but torch.cuda.is_available() is False")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    torch_dtype = _parse_dtype(dtype)
+    element = torch.tensor([], dtype=torch_dtype).element_size()
+    device_name = describe_device(dev)
+
+    from tqdm.auto import tqdm
+
+    configs = [(s, m, g) for s in specs for m in modes for g in sorted(grids)]
+    results: list[dict[str, Any]] = []
+    time_hist: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    mem_hist: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for spec, mode, grid in tqdm(configs, desc="benchmark", disable=not progress):
+        tokens = grid * grid
+        key = (spec.label, mode)
+        row: dict[str, Any] = {
+            "mixer": spec.label, "mode": mode, "grid": grid, "tokens": tokens, "dim": dim, "batch": batch,
+            "device": device_name, "dtype": dtype, "status": "ok", "time_s": None, "memory_bytes": None,
+            "input_bytes": batch * tokens * dim * element, "memory_ratio": None, "flops": None,
+            "gflops_per_s": None, "estimate_time_s": None, "estimate_memory_bytes": None, "note": "",
+        }  # fmt: skip
+        try:
+            module = build_bench_mixer(spec, dim, grid)
+        except (ValueError, TypeError) as error:
+            row.update(status="error", note=str(error))
+            results.append(row)
+            continue
+        row["flops"] = theoretical_flops(module, grid, batch, mode)
+        est_time = _extrapolate(time_hist.get(key, []), tokens)
+        if est_time is None and row["flops"] is not None:
+            est_time = row["flops"] / 2e9  # before any measurement: a modest 2 GFLOP/s
+        est_mem = _extrapolate(mem_hist.get(key, []), tokens)
+        if est_mem is None:
+            est_mem = _analytic_memory(spec, grid, dim, batch, element, mode)
+        row["estimate_time_s"], row["estimate_memory_bytes"] = est_time, est_mem
+        over = []
+        if est_time is not None and est_time > time_budget:
+            over.append(f"predicted {est_time:.3g} s > time budget {time_budget:g} s")
+        if est_mem > memory_budget:
+            over.append(f"predicted {est_mem / 1e9:.3g} GB > memory budget {memory_budget / 1e9:g} GB")
+        if over:
+            row.update(status="skipped", note="; ".join(over))
+            results.append(row)
+            continue
+        del module
+        try:
+            _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
+            seconds, runs = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget)
+            row["time_s"] = seconds
+            row["note"] = f"median of {runs}"
+            time_hist.setdefault(key, []).append((tokens, seconds))
+            if row["flops"] is not None:
+                row["gflops_per_s"] = row["flops"] / seconds / 1e9
+            del step
+            if memory:
+                if dev.type == "cuda":
+                    _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
+                    peak = measure_peak_memory(step, dev)
+                    del step
+                else:
+                    peak = measure_memory_subprocess(spec, grid, dim, batch, dtype, mode)
+                row["memory_bytes"] = peak
+                row["memory_ratio"] = peak / row["input_bytes"]
+                mem_hist.setdefault(key, []).append((tokens, max(peak, 1)))
+        except (RuntimeError, torch.cuda.OutOfMemoryError, subprocess.TimeoutExpired) as error:
+            row.update(status="error", note=str(error).splitlines()[0][:200] if str(error) else type(error).__name__)
+        results.append(row)
+    return results
+
+
+def format_table(results: Sequence[dict[str, Any]]) -> str:
+    """A fixed-width text table of results (time, memory, FLOPs, achieved rate, status)."""
+    header = f"{'mixer':<40} {'mode':<8} {'tokens':>7} {'time':>10} {'peak mem':>10} {'x input':>7} " \
+             f"{'GFLOP':>8} {'GFLOP/s':>8}  status"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        def fmt(value: Any, spec: str, unit: str = "") -> str:
+            return "-" if value is None else format(value, spec) + unit
+
+        mem = None if r["memory_bytes"] is None else r["memory_bytes"] / 2**20
+        status = r["status"]
+        if status == "skipped":
+            status += f" ({r['note']})"
+        elif status == "error":
+            status += f" ({r['note']})"
+        lines.append(
+            f"{r['mixer'][:40]:<40} {r['mode']:<8} {r['tokens']:>7} {fmt(r['time_s'], '.4g', ' s'):>10} "
+            f"{fmt(mem, '.4g', ' MiB'):>10} {fmt(r['memory_ratio'], '.2f'):>7} "
+            f"{fmt(None if r['flops'] is None else r['flops'] / 1e9, '.3g'):>8} {fmt(r['gflops_per_s'], '.3g'):>8}  "
+            f"{status}"
+        )
+    return "\n".join(lines)
+
+
+def slopes(results: Sequence[dict[str, Any]], quantity: str = "time_s", min_tokens: int = 1024) -> dict[str, float]:
+    """Fitted log-log slope of ``quantity`` against tokens per ``mixer [mode]``, over grids with >= ``min_tokens``."""
+    out: dict[str, float] = {}
+    for label in dict.fromkeys(f"{r['mixer']} [{r['mode']}]" for r in results):
+        rows = [r for r in results if f"{r['mixer']} [{r['mode']}]" == label and r["status"] == "ok"
+                and r[quantity] is not None and r["tokens"] >= min_tokens]
+        out[label] = fit_slope([r["tokens"] for r in rows], [r[quantity] for r in rows])
+    return out
+
+
+def _lookup(results: Sequence[dict[str, Any]], mixer: str, mode: str, tokens: int, key: str) -> float | None:
+    for r in results:
+        if r["mixer"] == mixer and r["mode"] == mode and r["tokens"] == tokens and r["status"] == "ok":
+            return r[key]
+    return None
+
+
+def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets at the largest grid measured for AFNO, where the rows needed are present.
+
+    Each check: ``name``, ``value``, ``limit``, ``passed`` (value compared with limit as the name says).
+    """
+    ok = [r for r in results if r["mixer"] == "afno" and r["mode"] == "forward" and r["status"] == "ok"]
+    if not ok:
+        return []
+    n = max(r["tokens"] for r in ok)
+    get = lambda mixer, mode, key="time_s": _lookup(results, mixer, mode, n, key)  # noqa: E731
+    afno, floor = get("afno", "forward"), get("roundtrip", "forward")
+    checks = []
+
+    def add(name: str, value: float | None, limit: float, upper: bool) -> None:
+        if value is not None:
+            checks.append({"name": name, "tokens": n, "value": value, "limit": limit,
+                           "passed": value <= limit if upper else value >= limit})
+
+    if floor:
+        add("AFNO forward / FFT round trip (<=)", afno / floor, 1.8, True)
+        back = get("afno", "backward")
+        add("AFNO forward+backward / FFT round trip (<=)", None if back is None else back / floor, 4.5, True)
+        ref = get("afno_reference", "forward")
+        add("reference-style AFNO forward / FFT round trip (info)", None if ref is None else ref / floor, math.inf, True)
+    attn = get("attention", "forward")
+    add("attention forward / AFNO forward (>=)", None if attn is None else attn / afno, 100.0, False)
+    half = get("afno:hard_thresholding_fraction=0.5", "forward")
+    add("AFNO fraction 0.5 / fraction 1 forward (<=)", None if half is None else half / afno, 0.6, True)
+    add("AFNO forward peak memory / input (<=)", get("afno", "forward", "memory_ratio"), 3.0, True)
+    return checks
+
+
+def format_checks(checks: Sequence[dict[str, Any]]) -> str:
+    lines = []
+    for c in checks:
+        verdict = "" if math.isinf(c["limit"]) else ("  met" if c["passed"] else "  NOT met")
+        limit = "" if math.isinf(c["limit"]) else f" (target {c['limit']:g})"
+        lines.append(f"{c['name']} at {c['tokens']} tokens: {c['value']:.3g}{limit}{verdict}")
+    return "\n".join(lines)
+
+
+def save_results(results: Sequence[dict[str, Any]], stem: str | Path, command: str | None = None) -> list[Path]:
+    """Write ``stem.csv`` and ``stem.json`` (results plus versions, device, command, slopes, target checks)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for r in results:
+            writer.writerow({k: r.get(k) for k in CSV_FIELDS})
+    payload = {
+        "command": command,
+        "versions": versions(),
+        "results": list(results),
+        "time_slopes": slopes(results, "time_s"),
+        "memory_slopes": slopes(results, "memory_bytes"),
+        "targets": [{**c, "limit": None if math.isinf(c["limit"]) else c["limit"]} for c in target_checks(results)],
+    }
+    json_path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    return [csv_path, json_path]
+
+
+def load_results(path: str | Path) -> list[dict[str, Any]]:
+    """Results from a ``.json`` written by :func:`save_results`."""
+    return json.loads(Path(path).read_text())["results"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m afno_tutorial.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mixers", nargs="+", default=list(DEFAULT_MIXERS),
+                        help=f"names from {available_mixers() + list(BASELINES)}, optionally name:key=value,...")
+    parser.add_argument("--grids", nargs="+", type=int, default=list(DEFAULT_GRIDS), help="square grid sides")
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float64"], default="float32")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["forward"],
+                        help="forward (no_grad) and/or backward (forward+backward)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--time-budget", type=float, default=60.0, help="max predicted seconds per run")
+    parser.add_argument("--memory-budget-gb", type=float, default=8.0, help="max predicted GB per run")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--out", default=None, help="write OUT.csv, OUT.json and OUT.png")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_child is not None:
+        _memory_child(args.memory_child)
+        return 0
+    results = run_benchmark(
+        args.mixers, args.grids, dim=args.dim, batch=args.batch, device=args.device, dtype=args.dtype,
+        modes=args.modes, repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
+        memory_budget=args.memory_budget_gb * 1e9, memory=not args.no_memory, progress=not args.no_progress,
+    )  # fmt: skip
+    print(f"device: {describe_device(torch.device(args.device))}; dim={args.dim}, batch={args.batch}, "
+          f"dtype={args.dtype}; torch {torch.__version__}")
+    print(format_table(results))
+    print("\nfitted log-log slopes of time vs tokens (grids >= 32x32):")
+    for label, slope in slopes(results).items():
+        print(f"  {label}: {slope:.2f}")
+    checks = target_checks(results)
+    if checks:
+        print("\ntargets:\n" + format_checks(checks))
+    if args.out:
+        command = "python -m afno_tutorial.bench " + " ".join(
+            a if a.replace(".", "").replace("-", "").replace("_", "").isalnum() else repr(a)
+            for a in (sys.argv[1:] if argv is None else argv)
+        )
+        paths = save_results(results, args.out, command)
+        from .viz.scaling import plot_scaling
+
+        figure = plot_scaling(results)
+        png = Path(args.out).with_suffix(".png")
+        figure.savefig(png, dpi=120, bbox_inches="tight")
+        print("\nwrote " + ", ".join(str(p) for p in [*paths, png]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Plots of the scaling benchmark: time and memory against tokens (log-log, fitted slopes), theoretical FLOPs."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from ..bench import fit_slope
+
+_QUANTITIES = {"time_s": ("time per call (s)", 1.0), "memory_bytes": ("peak memory (MiB)", 2.0**-20),
+               "flops": ("theoretical GFLOP", 1e-9)}  # fmt: skip
+
+
+def plot_scaling(
+    results: Sequence[dict[str, Any]],
+    quantities: Sequence[str] = ("time_s", "memory_bytes"),
+    min_tokens_for_slope: int = 1024,
+) -> Figure:
+    """One log-log panel per quantity against tokens, one line per ``mixer [mode]``, fitted slope in the legend.
+
+    Args:
+        results: rows from :func:`afno_tutorial.bench.run_benchmark` (or ``load_results``).
+        quantities: any of ``"time_s"``, ``"memory_bytes"``, ``"flops"``; panels with no data are left out.
+        min_tokens_for_slope: the slope is fitted over grids with at least this many tokens (small grids are
+            dominated by fixed overheads).
+
+    Skipped configurations are drawn as open markers at their estimate.
+    """
+    quantities = [q for q in quantities if any(r.get(q) is not None for r in results)]
+    if not quantities:
+        raise ValueError("results: no rows with measured time, memory or FLOPs to plot")
+    fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities), 4.0), squeeze=False)
+    labels = list(dict.fromkeys(f"{r['mixer']} [{r['mode']}]" for r in results))
+    device = next((r["device"] for r in results if r.get("device")), "")
+    for ax, quantity in zip(axes[0], quantities):
+        name, scale = _QUANTITIES[quantity]
+        for i, label in enumerate(labels):
+            rows = [r for r in results if f"{r['mixer']} [{r['mode']}]" == label]
+            done = [r for r in rows if r["status"] == "ok" and r.get(quantity) is not None]
+            if not done:
+                continue
+            color = f"C{i % 10}"
+            fit = [r for r in done if r["tokens"] >= min_tokens_for_slope]
+            slope = fit_slope([r["tokens"] for r in fit], [r[quantity] for r in fit])
+            text = f"{label} (slope {slope:.2f})" if slope == slope else label
+            ax.loglog([r["tokens"] for r in done], [r[quantity] * scale for r in done], "o-", color=color,
+                      label=text)  # fmt: skip
+            estimate_key = {"time_s": "estimate_time_s", "memory_bytes": "estimate_memory_bytes"}.get(quantity)
+            skipped = [r for r in rows if r["status"] == "skipped" and estimate_key and r.get(estimate_key)]
+            if skipped:
+                ax.loglog([r["tokens"] for r in skipped], [r[estimate_key] * scale for r in skipped], "o",
+                          mfc="none", color=color, label=f"{label}: skipped (estimate)")  # fmt: skip
+        ax.set_xlabel("tokens (H x W)")
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Token mixers: cost against tokens on {device}" if device else "Token mixers: cost against tokens")
+    fig.tight_layout()
+    return fig
+
+
+def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]], device_rate: float | None = None) -> Figure:
+    """Theoretical FLOPs against tokens (log-log) for each mixer: ``{label: (tokens, flops)}``.
+
+    With ``device_rate`` (FLOP/s), a right axis reads the FLOPs as the seconds they would take at that rate.
+    """
+    if not curves:
+        raise ValueError("curves: expected at least one {label: (tokens, flops)} entry")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (tokens, flops) in curves.items():
+        slope = fit_slope(tokens, flops)
+        ax.loglog(tokens, [f / 1e9 for f in flops], "o-", label=f"{label} (slope {slope:.2f})")
+    ax.set_xlabel("tokens (H x W)")
+    ax.set_ylabel("theoretical GFLOP per forward")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if device_rate:
+        right = ax.secondary_yaxis("right", functions=(lambda g: g * 1e9 / device_rate, lambda s: s * device_rate / 1e9))
+        right.set_ylabel(f"seconds at {device_rate / 1e9:.3g} GFLOP/s")
+    fig.tight_layout()
+    return fig

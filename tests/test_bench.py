@@ -1,0 +1,183 @@
+"""The scaling benchmark's output format and skipping, and the fast AFNO's layout helpers (no timing asserts)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from afno_tutorial import AFNO2d, spectral  # noqa: E402
+from afno_tutorial.bench import (  # noqa: E402
+    CSV_FIELDS,
+    FFTRoundTrip,
+    ReferenceAFNO2d,
+    fit_slope,
+    format_table,
+    main,
+    measure_peak_memory,
+    parse_mixer_spec,
+    run_benchmark,
+    save_results,
+    target_checks,
+)
+from afno_tutorial.viz.scaling import plot_flop_curves, plot_scaling  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_results() -> list[dict]:
+    return run_benchmark(
+        ["afno", "attention", "roundtrip", "afno:hard_thresholding_fraction=0.5"], [4, 8], dim=16,
+        modes=["forward", "backward"], repeats=1, memory=False, progress=False,
+    )  # fmt: skip
+
+
+def test_results_have_every_field_and_sensible_values(small_results: list[dict]) -> None:
+    assert len(small_results) == 4 * 2 * 2
+    for row in small_results:
+        assert set(CSV_FIELDS) <= set(row)
+        assert row["status"] == "ok"
+        assert row["time_s"] > 0 and row["flops"] > 0 and row["gflops_per_s"] > 0
+        assert row["tokens"] == row["grid"] ** 2
+        assert row["input_bytes"] == row["tokens"] * 16 * 4
+    table = format_table(small_results)
+    assert "afno:hard_thresholding_fraction=0.5" in table and "backward" in table
+    names = {c["name"] for c in target_checks(small_results)}
+    assert any("round trip" in n for n in names) and any("attention" in n for n in names)
+
+
+def test_over_budget_configurations_are_skipped_with_estimates() -> None:
+    results = run_benchmark(["attention", "gfn"], [4, 8, 64], dim=8, repeats=1, time_budget=1e-9,
+                            memory_budget=1e12, memory=False, progress=False)  # fmt: skip
+    assert all(r["status"] == "skipped" for r in results)
+    assert all(r["estimate_time_s"] > 1e-9 and "time budget" in r["note"] for r in results)
+    # A memory budget below attention's N^2 scores skips the big grid before running it.
+    results = run_benchmark(["attention"], [4, 64], dim=8, repeats=1, memory_budget=5e6, memory=False,
+                            progress=False)  # fmt: skip
+    assert [r["status"] for r in results] == ["ok", "skipped"]
+    assert results[1]["estimate_memory_bytes"] > 5e6 and results[1]["time_s"] is None
+
+
+def test_cli_writes_csv_json_and_plot(tmp_path, capsys) -> None:
+    out = tmp_path / "res"
+    main(["--mixers", "gfn", "fno", "--grids", "4", "8", "--dim", "8", "--repeats", "1", "--no-memory",
+          "--no-progress", "--out", str(out)])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "gfn" in printed and "slopes" in printed and "device:" in printed
+    with (tmp_path / "res.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and list(rows[0]) == list(CSV_FIELDS)
+    payload = json.loads((tmp_path / "res.json").read_text())
+    assert payload["command"].startswith("python -m afno_tutorial.bench")
+    assert "torch" in payload["versions"] and len(payload["results"]) == 4
+    assert (tmp_path / "res.png").stat().st_size > 0
+
+
+def test_cpu_memory_is_measured_in_a_subprocess() -> None:
+    (row,) = run_benchmark(["gfn"], [32], dim=64, repeats=1, progress=False)
+    assert row["status"] == "ok" and row["memory_bytes"] > 0 and row["memory_ratio"] > 0
+
+
+def test_peak_memory_sees_a_large_temporary() -> None:
+    size = 64 * 2**20
+    peak = measure_peak_memory(lambda: torch.ones(size // 4).sum(), torch.device("cpu"))
+    assert peak >= 0.9 * size
+
+
+@pytest.mark.parametrize("text", ["nope", "afno:fraction", "afno:x=not a literal"])
+def test_bad_mixer_specs_are_named(text: str) -> None:
+    with pytest.raises(ValueError, match="mixers"):
+        parse_mixer_spec(text)
+
+
+def test_spec_parsing_and_bad_arguments() -> None:
+    spec = parse_mixer_spec("afno:hard_thresholding_fraction=0.5,num_blocks=4")
+    assert spec.kwargs == {"hard_thresholding_fraction": 0.5, "num_blocks": 4}
+    with pytest.raises(ValueError, match="modes"):
+        run_benchmark(["gfn"], [4], modes=["sideways"], progress=False)
+    with pytest.raises(ValueError, match="dtype"):
+        run_benchmark(["gfn"], [4], dtype="float8", progress=False)
+
+
+def test_fit_slope() -> None:
+    tokens = [256, 1024, 4096]
+    assert fit_slope(tokens, [3 * t for t in tokens]) == pytest.approx(1.0)
+    assert fit_slope(tokens, [t**2 for t in tokens]) == pytest.approx(2.0)
+    assert math.isnan(fit_slope([4], [1.0]))
+
+
+def test_baselines_compute_what_they_claim() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8, 16)
+    assert torch.allclose(FFTRoundTrip(16)(x), x, atol=1e-5)
+    ref = ReferenceAFNO2d(16, num_blocks=4)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.mul_(10)
+    assert torch.allclose(ref(x), ref.inner(x), atol=1e-5)
+
+
+def test_plots_return_figures(small_results: list[dict], tmp_path) -> None:
+    fig = plot_scaling(small_results)
+    assert len(fig.axes) == 1  # no memory measured: the time panel only
+    fig = plot_flop_curves({"a": ([16, 64, 256], [1.0e6, 4.0e6, 1.6e7])}, device_rate=1e9)
+    assert fig.axes
+    save_results(small_results, tmp_path / "x")
+    with pytest.raises(ValueError, match="results"):
+        plot_scaling([{**small_results[0], "time_s": None, "flops": None}])
+
+
+# --- the fast AFNO: tiled layout transposes, chunked no-grad MLP, CPU Hermitian projection ---------------------
+
+
+def test_tiled_transposes_match_permute_and_differentiate() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 48, 40, 300, requires_grad=True)  # > 4 MiB: the tiled path; ragged tiles on every axis
+    y = torch.randn(2, 300, 48, 40, requires_grad=True)
+    first = spectral.to_channels_first(x)
+    assert first.is_contiguous() and torch.equal(first, x.permute(0, 3, 1, 2))
+    summed = spectral.add_channels_first(x, y)
+    assert torch.equal(summed, x + y.permute(0, 2, 3, 1))
+    g1, g2 = torch.randn_like(first), torch.randn_like(summed)
+    (first * g1).sum().add((summed * g2).sum()).backward()
+    assert torch.equal(x.grad, g1.permute(0, 2, 3, 1) + g2)
+    assert torch.equal(y.grad, g2.permute(0, 3, 1, 2))
+
+
+def test_large_afno_no_grad_path_equals_autograd_path() -> None:
+    torch.manual_seed(0)
+    mixer = AFNO2d(64, num_blocks=4, hard_thresholding_fraction=0.75)
+    with torch.no_grad():
+        for p in mixer.parameters():
+            p.mul_(10)  # make ReLU and soft-shrink act
+    x = torch.randn(1, 48, 48, 64)  # big enough for tiling and several MLP chunks
+    with torch.no_grad():
+        fast = mixer(x)
+    x.requires_grad_(True)
+    slow = mixer(x)
+    assert torch.allclose(fast, slow, atol=1e-5)
+    slow.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("width", [8, 9])
+def test_cpu_real_inverse_ignores_imaginary_parts_of_real_columns(width: int) -> None:
+    """Why the CPU path may skip the explicit Hermitian projection: the real inverse FFT already applies it."""
+    torch.manual_seed(0)
+    t = torch.randn(3, 5, width // 2 + 1, dtype=torch.complex64)
+    projected = spectral._drop_imaginary_of_real_columns(t, width)
+    assert torch.equal(torch.fft.irfft(t, n=width), torch.fft.irfft(projected, n=width))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_benchmark_path() -> None:
+    (row,) = run_benchmark(["afno"], [16], dim=32, device="cuda", repeats=1, progress=False)
+    assert row["status"] == "ok" and row["memory_bytes"] > 0 and row["device"].startswith("CUDA")
+    x = torch.randn(1, 16, 12, 32, device="cuda")
+    mixer = AFNO2d(32).cuda()
+    assert torch.allclose(mixer(x).cpu(), mixer.cpu()(x.cpu()), atol=1e-4)
