@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from . import spectral
 from .checks import check_pair, check_positive_int
 from .config import describe_device, seed_everything
-from .mixers import AFNO2d, SpectralConv2d, build_mixer
+from .mixers import AFNO2d, build_mixer
 from .models import InpaintingModel, VisionBackbone
 
 

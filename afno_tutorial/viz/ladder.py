@@ -27,7 +27,7 @@ def plot_ladder(rows: Sequence[dict], measure_grid: tuple[int, int]) -> Figure:
         raise ValueError("rows: expected at least one rung")
     labels = [f"{r['number']}" for r in rows]
     h, w = measure_grid
-    panels = [("params", f"mixer parameters", True), ("flops", f"mixer GFLOPs at {h}x{w}", False),
+    panels = [("params", "mixer parameters", True), ("flops", f"mixer GFLOPs at {h}x{w}", False),
               ("forward_ms", f"forward ms at {h}x{w}\n{rows[0]['device']}", False),
               ("peak_mb", f"peak MB at {h}x{w}", False), ("psnr", "test PSNR (dB), higher is better", False)]
     fig, axes = plt.subplots(2, 3, figsize=(14, 7))
