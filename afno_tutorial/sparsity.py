@@ -54,13 +54,24 @@ def mixer_output(mixer: AFNO2d, x: torch.Tensor, sparsity_threshold: float) -> t
     return x + y.permute(0, 2, 3, 1).to(x.dtype)
 
 
-def zeroed_fraction(mixer: AFNO2d, x: torch.Tensor, lambdas: Sequence[float]) -> list[float]:
-    """Fraction of real and imaginary output parts (all kept bins, channels, images) that are exactly 0, per lambda."""
+def zeroed_fraction(
+    mixer: AFNO2d, x: torch.Tensor, lambdas: Sequence[float], per: str = "coefficient"
+) -> list[float]:
+    """How much of the output spectrum ``S_lambda`` zeroes, for each lambda.
+
+    ``per="coefficient"``: the fraction of real and imaginary parts (all kept bins, channels, images) that are
+    exactly 0. ``per="mode"``: the fraction of (image, kept bin) pairs whose every channel is 0, i.e. modes
+    switched off entirely.
+    """
+    if per not in ("coefficient", "mode"):
+        raise ValueError(f"per: expected 'coefficient' or 'mode', got {per!r}")
     out = []
     for lam in lambdas:
-        z = spectral_output(mixer, x, lam)
-        parts = torch.view_as_real(z)
-        out.append(float((parts == 0).float().mean()))
+        parts = torch.view_as_real(spectral_output(mixer, x, lam)) == 0  # (B, C, R, M, 2)
+        if per == "coefficient":
+            out.append(float(parts.float().mean()))
+        else:
+            out.append(float(parts.all(dim=-1).all(dim=1).float().mean()))
     return out
 
 

@@ -107,16 +107,19 @@ spectra.plot_power_spectra([spectral.power_spectrum(f) for f in feats],
 #
 # After the shared MLP, AFNO applies $S_\lambda(u) = \mathrm{sign}(u)\max(|u| - \lambda, 0)$ to the real and
 # imaginary part of every channel of every bin. Below, $\lambda$ is varied at inference on the trained model's
-# mixers (each fed its real inputs) and the fraction of exactly-zero output parts is counted.
+# mixers (each fed its real inputs) and two things are counted: the fraction of exactly-zero output parts, and
+# the fraction of modes switched off entirely (zero in every channel).
 
 # %%
 lambdas = np.logspace(-4, 0.5, 10 if FAST else 19).tolist()
 afno_mixers = [block.mixer.cpu() for block in afno.backbone.blocks]
 curves = [zeroed_fraction(m, f, lambdas) for m, f in zip(afno_mixers, feats)]
-at_trained = [zeroed_fraction(m, f, [m.sparsity_threshold])[0] for m, f in zip(afno_mixers, feats)]
-for i, z in enumerate(at_trained):
-    print(f"block {i + 1}: {100 * z:.1f}% of the spectral coefficients zeroed at the trained lambda = 0.01")
-vmix.plot_sparsity_curve(lambdas, curves[0], afno_mixers[0].sparsity_threshold);
+mode_curve = zeroed_fraction(afno_mixers[0], feats[0], lambdas, per="mode")
+for i, (m, f) in enumerate(zip(afno_mixers, feats)):
+    coef, mode = (zeroed_fraction(m, f, [m.sparsity_threshold], per=p)[0] for p in ("coefficient", "mode"))
+    print(f"block {i + 1} at the trained lambda = {m.sparsity_threshold}: {100 * coef:.1f}% of the coefficients "
+          f"and {100 * mode:.1f}% of the modes zeroed")
+vmix.plot_sparsity_curve(lambdas, curves[0], afno_mixers[0].sparsity_threshold, mode_curve);
 
 # %% [markdown]
 # Move the slider to change $\lambda$ for the first block's mixer: the left panel shows, per bin, the share of

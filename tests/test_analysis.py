@@ -38,6 +38,11 @@ def test_zeroed_fraction_grows_with_lambda_and_survival_map():
     fr = zeroed_fraction(m, x, [0.0, 1e-3, 1e-2, 1e-1, 10.0])
     assert fr[0] < 0.01 and fr[-1] == 1.0
     assert all(a <= b for a, b in zip(fr, fr[1:]))
+    modes = zeroed_fraction(m, x, [0.0, 1e-2, 10.0], per="mode")
+    # A mode is off only when all its coefficients are: never more than the coefficient fraction.
+    assert modes[0] == 0 and modes[-1] == 1.0 and modes[1] <= fr[2]
+    with pytest.raises(ValueError, match="per:"):
+        zeroed_fraction(m, x, [0.1], per="bin")
     surv = surviving_fraction_map(m, x, 1e-3)
     kept = spectral.kept_mode_mask(8, 8, m.kept_modes(8, 8))
     assert surv.shape == (8, 5) and surv[~kept].abs().max() == 0 and surv[kept].min() > 0
@@ -136,5 +141,6 @@ def test_mixing_figures():
     assert len(fig.axes[0].patches) == 4
     fig = vmix.plot_resolution({"a": 1e-7, "b": 0.4}, {"a": (15.0, 13.0)})
     assert len(fig.axes) == 2
-    fig = vmix.plot_sparsity_curve([1e-3, 1e-2], [0.1, 0.5], 0.01)
-    assert "0.01" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    fig = vmix.plot_sparsity_curve([1e-3, 1e-2], [0.1, 0.5], 0.01, mode_fractions=[0.0, 0.2])
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(fig.axes[0].lines) == 3 and any("0.01" in t for t in texts)

@@ -91,10 +91,13 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
     return fig
 
 
-def plot_sparsity_curve(lambdas: Sequence[float], fractions: Sequence[float], trained_lambda: float) -> Figure:
-    """Fraction of zeroed output coefficients against ``lambda`` (log axis); the training value marked."""
+def plot_sparsity_curve(lambdas: Sequence[float], fractions: Sequence[float], trained_lambda: float,
+                        mode_fractions: Sequence[float] | None = None) -> Figure:
+    """Fraction of zeroed output coefficients (and, if given, of entirely zeroed modes) against ``lambda``."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.semilogx(lambdas, fractions, "o-")
+    ax.semilogx(lambdas, fractions, "o-", label="coefficients (real/imag parts) zeroed")
+    if mode_fractions is not None:
+        ax.semilogx(lambdas, mode_fractions, "s--", label="modes zeroed in every channel")
     ax.axvline(trained_lambda, color="gray", ls=":", label=f"trained with lambda = {trained_lambda:g}")
     ax.set_xlabel("lambda (soft-threshold)")
     ax.set_ylabel("fraction of zeroed coefficients")
