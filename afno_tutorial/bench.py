@@ -470,6 +470,47 @@ def slopes(results: Sequence[dict[str, Any]], quantity: str = "time_s", min_toke
     return out
 
 
+def power_law(results: Sequence[dict[str, Any]], mixer: str, mode: str = "forward", quantity: str = "time_s",
+              min_tokens: int = 1024) -> tuple[float, float]:
+    """Fit ``quantity = a * tokens**slope`` over the measured rows of ``mixer``; returns ``(a, slope)``."""
+    rows = [r for r in results if r["mixer"] == mixer and r["mode"] == mode and r["status"] == "ok"
+            and r.get(quantity) and r["tokens"] >= min_tokens]
+    if len(rows) < 2:
+        rows = [r for r in results if r["mixer"] == mixer and r["mode"] == mode and r["status"] == "ok"
+                and r.get(quantity)][-2:]
+    if len(rows) < 2:
+        raise ValueError(f"mixer: need two measured grids of {mixer!r} ({mode}) to fit a power law")
+    slope = fit_slope([r["tokens"] for r in rows], [r[quantity] for r in rows])
+    logs = [math.log(r[quantity]) - slope * math.log(r["tokens"]) for r in rows]
+    return math.exp(sum(logs) / len(logs)), slope
+
+
+def tokens_for(results: Sequence[dict[str, Any]], mixer: str, value: float, mode: str = "forward",
+               quantity: str = "time_s") -> float:
+    """Tokens at which the fitted power law of ``mixer`` reaches ``value`` (e.g. seconds per call).
+
+    NaN when the fit is not increasing (grids too small for the cost to rise above fixed overheads).
+    """
+    a, slope = power_law(results, mixer, mode, quantity)
+    if not slope > 0.5:
+        return math.nan
+    return (value / a) ** (1.0 / slope)
+
+
+def sweep_afno(param: str, values: Sequence[Any], grid: int = 64, dim: int = 256, batch: int = 1,
+               mode: str = "forward", repeats: int = 5, progress: bool = True) -> list[dict[str, Any]]:
+    """Time one AFNO setting at several values (e.g. ``hard_thresholding_fraction`` or ``num_blocks``) on one grid.
+
+    Rows as from :func:`run_benchmark`, with ``param`` and ``value`` added.
+    """
+    specs = [MixerSpec("afno", {param: v}) for v in values]
+    rows = run_benchmark(specs, [grid], dim=dim, batch=batch, modes=[mode], repeats=repeats, memory=False,
+                         progress=progress)  # fmt: skip
+    for row, value in zip(rows, values):
+        row["param"], row["value"] = param, value
+    return rows
+
+
 def _lookup(results: Sequence[dict[str, Any]], mixer: str, mode: str, tokens: int, key: str) -> float | None:
     for r in results:
         if r["mixer"] == mixer and r["mode"] == mode and r["tokens"] == tokens and r["status"] == "ok":

@@ -81,3 +81,24 @@ def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]], d
         right.set_ylabel(f"seconds at {device_rate / 1e9:.3g} GFLOP/s")
     fig.tight_layout()
     return fig
+
+
+def plot_sweep(results: Sequence[dict[str, Any]]) -> Figure:
+    """Measured time and theoretical GFLOP of one AFNO setting swept over values (rows from ``sweep_afno``)."""
+    rows = [r for r in results if r.get("param") is not None]
+    if not rows:
+        raise ValueError("results: expected rows from afno_tutorial.bench.sweep_afno (with 'param' and 'value')")
+    param = rows[0]["param"]
+    values = [r["value"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(values, [r["time_s"] * 1e3 for r in rows], "o-", color="C0", label="measured time")
+    ax.set_xlabel(param)
+    ax.set_ylabel("time per forward (ms)", color="C0")
+    right = ax.twinx()
+    right.plot(values, [r["flops"] / 1e9 for r in rows], "s--", color="C1", label="theoretical GFLOP")
+    right.set_ylabel("theoretical GFLOP", color="C1")
+    ax.set_title(f"AFNO cost against {param} ({rows[0]['tokens']} tokens, C={rows[0]['dim']}, {rows[0]['device']})",
+                 fontsize=9)  # fmt: skip
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
