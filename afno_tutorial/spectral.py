@@ -176,8 +176,9 @@ def irfft2_kept(
     m_y, m_x = modes
     rows = z.shape[-2]
     if rows < height:
-        full = z.new_zeros(*z.shape[:-2], height, m_x)
+        full = z.new_empty(*z.shape[:-2], height, m_x)  # zero only the dropped rows, not the whole buffer
         full[..., :m_y, :] = z[..., :m_y, :]
+        full[..., m_y : height - m_y + 1, :] = 0
         full[..., height - m_y + 1 :, :] = z[..., m_y:, :]
         z = full
     if not hermitian_projection:
