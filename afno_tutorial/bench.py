@@ -460,7 +460,7 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def slopes(results: Sequence[dict[str, Any]], quantity: str = "time_s", min_tokens: int = 1024) -> dict[str, float]:
+def slopes(results: Sequence[dict[str, Any]], quantity: str = "time_s", min_tokens: int = 4096) -> dict[str, float]:
     """Fitted log-log slope of ``quantity`` against tokens per ``mixer [mode]``, over grids with >= ``min_tokens``."""
     out: dict[str, float] = {}
     for label in dict.fromkeys(f"{r['mixer']} [{r['mode']}]" for r in results):
@@ -606,12 +606,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument("--out", default=None, help="write OUT.csv, OUT.json and OUT.png")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--replot", default=None, metavar="JSON",
+                        help="no new measurements: print the table of a saved JSON and rewrite its .png")
     parser.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_child is not None:
         _memory_child(args.memory_child)
+        return 0
+    if args.replot is not None:
+        from .viz.scaling import plot_scaling
+
+        results = load_results(args.replot)
+        print(format_table(results))
+        checks = target_checks(results)
+        if checks:
+            print("\ntargets:\n" + format_checks(checks))
+        png = Path(args.replot).with_suffix(".png")
+        plot_scaling(results).savefig(png, dpi=120, bbox_inches="tight")
+        print(f"\nwrote {png}")
         return 0
     results = run_benchmark(
         args.mixers, args.grids, dim=args.dim, batch=args.batch, device=args.device, dtype=args.dtype,
@@ -621,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"device: {describe_device(torch.device(args.device))}; dim={args.dim}, batch={args.batch}, "
           f"dtype={args.dtype}; torch {torch.__version__}")
     print(format_table(results))
-    print("\nfitted log-log slopes of time vs tokens (grids >= 32x32):")
+    print("\nfitted log-log slopes of time vs tokens (grids >= 64x64):")
     for label, slope in slopes(results).items():
         print(f"  {label}: {slope:.2f}")
     checks = target_checks(results)

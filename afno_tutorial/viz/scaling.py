@@ -16,7 +16,7 @@ _QUANTITIES = {"time_s": ("time per call (s)", 1.0), "memory_bytes": ("peak memo
 def plot_scaling(
     results: Sequence[dict[str, Any]],
     quantities: Sequence[str] = ("time_s", "memory_bytes"),
-    min_tokens_for_slope: int = 1024,
+    min_tokens_for_slope: int = 4096,
 ) -> Figure:
     """One log-log panel per quantity against tokens, one line per ``mixer [mode]``, fitted slope in the legend.
 
@@ -24,38 +24,45 @@ def plot_scaling(
         results: rows from :func:`afno_tutorial.bench.run_benchmark` (or ``load_results``).
         quantities: any of ``"time_s"``, ``"memory_bytes"``, ``"flops"``; panels with no data are left out.
         min_tokens_for_slope: the slope is fitted over grids with at least this many tokens (small grids are
-            dominated by fixed overheads).
+            dominated by fixed overheads); all measured grids when fewer than two reach it.
 
-    Skipped configurations are drawn as open markers at their estimate.
+    One colour per mixer; forward solid, forward+backward dashed. Skipped configurations are drawn as open
+    markers at their estimate.
     """
     quantities = [q for q in quantities if any(r.get(q) is not None for r in results)]
     if not quantities:
         raise ValueError("results: no rows with measured time, memory or FLOPs to plot")
-    fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities), 4.0), squeeze=False)
-    labels = list(dict.fromkeys(f"{r['mixer']} [{r['mode']}]" for r in results))
+    fig, axes = plt.subplots(1, len(quantities), figsize=(6.2 * len(quantities), 4.0 + 0.11 * len(results) // 2), squeeze=False)
+    mixers = list(dict.fromkeys(r["mixer"] for r in results))
+    modes = list(dict.fromkeys(r["mode"] for r in results))
+    cmap = plt.get_cmap("tab10" if len(mixers) <= 10 else "tab20")
     device = next((r["device"] for r in results if r.get("device")), "")
     for ax, quantity in zip(axes[0], quantities):
         name, scale = _QUANTITIES[quantity]
-        for i, label in enumerate(labels):
-            rows = [r for r in results if f"{r['mixer']} [{r['mode']}]" == label]
-            done = [r for r in rows if r["status"] == "ok" and r.get(quantity) is not None]
-            if not done:
-                continue
-            color = f"C{i % 10}"
-            fit = [r for r in done if r["tokens"] >= min_tokens_for_slope]
-            slope = fit_slope([r["tokens"] for r in fit], [r[quantity] for r in fit])
-            text = f"{label} (slope {slope:.2f})" if slope == slope else label
-            ax.loglog([r["tokens"] for r in done], [r[quantity] * scale for r in done], "o-", color=color,
-                      label=text)  # fmt: skip
-            estimate_key = {"time_s": "estimate_time_s", "memory_bytes": "estimate_memory_bytes"}.get(quantity)
-            skipped = [r for r in rows if r["status"] == "skipped" and estimate_key and r.get(estimate_key)]
-            if skipped:
-                ax.loglog([r["tokens"] for r in skipped], [r[estimate_key] * scale for r in skipped], "o",
-                          mfc="none", color=color, label=f"{label}: skipped (estimate)")  # fmt: skip
+        for i, mixer in enumerate(mixers):
+            for mode in modes:
+                rows = [r for r in results if r["mixer"] == mixer and r["mode"] == mode]
+                done = [r for r in rows if r["status"] == "ok" and r.get(quantity) is not None]
+                if not done:
+                    continue
+                style = "o-" if mode == "forward" else "s--"
+                label = mixer if len(modes) == 1 else f"{mixer} [{mode}]"
+                fit = [r for r in done if r["tokens"] >= min_tokens_for_slope]
+                fit = fit if len(fit) >= 2 else done
+                slope = fit_slope([r["tokens"] for r in fit], [r[quantity] for r in fit])
+                text = f"{label}: slope {slope:.2f}" if slope == slope else label
+                ax.loglog([r["tokens"] for r in done], [r[quantity] * scale for r in done], style,
+                          color=cmap(i), ms=4, label=text)  # fmt: skip
+                estimate_key = {"time_s": "estimate_time_s", "memory_bytes": "estimate_memory_bytes"}.get(quantity)
+                skipped = [r for r in rows if r["status"] == "skipped" and estimate_key and r.get(estimate_key)]
+                if skipped:
+                    ax.loglog([r["tokens"] for r in skipped], [r[estimate_key] * scale for r in skipped], "o",
+                              mfc="none", color=cmap(i), label=f"{label}: skipped, estimate")  # fmt: skip
         ax.set_xlabel("tokens (H x W)")
         ax.set_ylabel(name)
+        ax.set_title(f"{name.split(' (')[0]} (slopes fitted from {min_tokens_for_slope} tokens)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     fig.suptitle(f"Token mixers: cost against tokens on {device}" if device else "Token mixers: cost against tokens")
     fig.tight_layout()
     return fig
