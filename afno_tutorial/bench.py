@@ -240,11 +240,12 @@ def measure_peak_memory(step: Callable[[], None], device: torch.device) -> int:
         peak = _read_status_kib("VmHWM")
         if before is not None and peak is not None:
             return max(0, peak - before) * 1024
-    import resource  # Unix fallback: the process's lifetime peak (ru_maxrss is KiB on Linux)
+    import resource  # Unix fallback: the growth of the process's lifetime peak (Linux KiB, macOS bytes)
 
+    unit = 1 if sys.platform == "darwin" else 1024
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     step()
-    return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * unit
 
 
 def _setup(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.device, dtype: torch.dtype,
