@@ -122,6 +122,10 @@ for i, (m, f) in enumerate(zip(afno_mixers, feats)):
 vmix.plot_sparsity_curve(lambdas, curves[0], afno_mixers[0].sparsity_threshold, mode_curve);
 
 # %% [markdown]
+# Read the two curves together: soft-thresholding makes the output sparse **per coefficient** (each channel's
+# real or imaginary part separately) long before it switches whole modes off, so it is not a learned
+# truncation; the printout gives both numbers at the trained $\lambda$ for every block.
+#
 # Move the slider to change $\lambda$ for the first block's mixer: the left panel shows, per bin, the share of
 # (image, channel) coefficients that survive; the right panel what the mixer adds to its input for one image.
 # Static figures for two values follow.

@@ -100,7 +100,7 @@ def plot_sparsity_curve(lambdas: Sequence[float], fractions: Sequence[float], tr
         ax.semilogx(lambdas, mode_fractions, "s--", label="modes zeroed in every channel")
     ax.axvline(trained_lambda, color="gray", ls=":", label=f"trained with lambda = {trained_lambda:g}")
     ax.set_xlabel("lambda (soft-threshold)")
-    ax.set_ylabel("fraction of zeroed coefficients")
+    ax.set_ylabel("fraction zeroed")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
