@@ -96,9 +96,9 @@ viz.plot_samples(make_pretraining_images(6, size=64), None, title="Unlabelled pr
 # ## 2 · Pretraining by masked-patch inpainting
 #
 # Half of the 4×4 patches are replaced by a learned mask token and the backbone learns to paint their pixels
-# back (loss on hidden pixels only). The four backbones share everything but the mixer: width 64, depth 4,
-# patch 4, 64×64 images, the same 4,000 images and 2,000 steps of batch 32. The package ships them (float16,
-# a few hundred kB to 2.6 MB each), made by `python -m afno_tutorial.pretrain`; here we load them unless
+# back (loss on hidden pixels only). The four backbones share everything but the mixer: width, depth, patch size,
+# image size, the pretraining images and the number of steps (the recipe is printed below). The package ships
+# them (float16 weights, sizes in the table), made by `python -m afno_tutorial.pretrain`; here we load them unless
 # `RETRAIN`. In the fast setting a short run shows the training function at work.
 
 # %%
@@ -111,11 +111,14 @@ if FAST:  # a few steps of the training function itself, on a tiny model
     demo = InpaintingModel(VisionBackbone(dim=32, depth=1, img_size=32))
     print(pretrain_inpainting(demo, make_pretraining_images(16, size=32), steps=5, batch_size=4)["loss"])
 metas = {m: pretrain.load_pretrained(m, CKPT_DIR)[1] for m in MIXERS}
+print("recipe:", metas["afno"]["recipe"])
 viz.plot_pretraining_curves({m: meta["history"] for m, meta in metas.items()})
 
 # %%
-display(Markdown("| mixer | parameters | held-out PSNR (dB) | s/step | measured on |\n|---|---|---|---|---|\n" + "\n".join(
-    f"| {m} | {meta['parameters']:,} | {meta['held_out_psnr']:.2f} | {meta['seconds_per_step']:.3f} | {meta['device']} |"
+from pathlib import Path
+size_kb = {m: (Path(CKPT_DIR) / f"{m}.pt" if CKPT_DIR else pretrain.shipped_checkpoint(m)).stat().st_size / 1e3 for m in MIXERS}
+display(Markdown("| mixer | parameters | file (kB) | held-out PSNR (dB) | s/step | measured on |\n|---|---|---|---|---|---|\n" + "\n".join(
+    f"| {m} | {meta['parameters']:,} | {size_kb[m]:.0f} | {meta['held_out_psnr']:.2f} | {meta['seconds_per_step']:.3f} | {meta['device']} |"
     for m, meta in metas.items())))
 
 # %% [markdown]
@@ -208,7 +211,7 @@ viz.plot_scaling({k: (v[0] + ([tokens] if k == "afno" else []), v[1] + ([seconds
 #
 # Read the numbers above rather than a summary typed in advance: `fewshot.compare` states, per K, whether AFNO and
 # attention differ by more than the spread over seeds, and the control table shows how much of each mixer's
-# score comes from pretraining at all. Keep the scale in mind: small backbones, 2,000 pretraining steps on
+# score comes from pretraining at all. Keep the scale in mind: small backbones, short pretraining on
 # synthetic textures, a linear head; the paper pretrained larger models on ImageNet and fine-tuned on real
 # images. What carries over regardless of training is the cost argument of section 4.
 #
