@@ -7,7 +7,8 @@
 A mixer is a registry name (:func:`afno_tutorial.mixers.available_mixers`) or one of two baselines that live here:
 ``roundtrip`` (a bare ``rfft2`` + ``irfft2`` of the same tensor in the FFT's fastest layout, the floor of any FFT
 mixer) and ``afno_reference`` (a reference-style AFNO: channels-last FFT over the full spectrum, real/imaginary
-``einsum``). ``name:key=value,...`` passes keyword arguments (Python literals) to the constructor.
+``einsum``). ``name:key=value,...`` passes keyword arguments (Python literals) to the constructor;
+``name+compile`` wraps the module in ``torch.compile`` (compiled during the untimed warm-up).
 
 Time: warm-up, then the median of repeated runs (CUDA synchronised). Forward runs under ``torch.no_grad``;
 ``backward`` mode times forward plus backward. Memory: on CUDA ``torch.cuda.max_memory_allocated`` above what was
@@ -105,17 +106,22 @@ class MixerSpec:
 
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    compile: bool = False
 
     @property
     def label(self) -> str:
+        text = self.name + "+compile" if self.compile else self.name
         if not self.kwargs:
-            return self.name
-        return self.name + ":" + ",".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+            return text
+        return text + ":" + ",".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
 
 def parse_mixer_spec(text: str) -> MixerSpec:
-    """``"afno"`` or ``"afno:hard_thresholding_fraction=0.5,num_blocks=4"`` -> :class:`MixerSpec`."""
+    """``"afno"``, ``"afno:hard_thresholding_fraction=0.5,num_blocks=4"`` or ``"afno+compile"`` (wrapped in
+    ``torch.compile``) -> :class:`MixerSpec`."""
     name, _, rest = text.partition(":")
+    compiled = name.endswith("+compile")
+    name = name.removesuffix("+compile")
     known = set(available_mixers()) | set(BASELINES)
     if name not in known:
         raise ValueError(f"mixers: expected names from {sorted(known)}, got {name!r}")
@@ -128,7 +134,7 @@ def parse_mixer_spec(text: str) -> MixerSpec:
             kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             raise ValueError(f"mixers: the value of {key!r} in {text!r} is not a Python literal") from None
-    return MixerSpec(name, kwargs)
+    return MixerSpec(name, kwargs, compiled)
 
 
 def build_bench_mixer(spec: MixerSpec | str, dim: int, grid: int) -> nn.Module:
@@ -252,6 +258,8 @@ def _setup(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.devic
            mode: str) -> tuple[nn.Module, torch.Tensor, Callable[[], None]]:
     torch.manual_seed(0)
     module = build_bench_mixer(spec, dim, grid).to(device=device, dtype=dtype)
+    if spec.compile:
+        module = torch.compile(module)  # compiled on the warm-up call, which is not timed
     x = torch.randn(batch, grid, grid, dim, device=device, dtype=dtype)
     return module, x, _make_step(module, x, mode)
 
@@ -275,6 +283,8 @@ def _memory_child(payload: str) -> None:
     dtype = _parse_dtype(cfg["dtype"])
     _, _, step = _setup(parse_mixer_spec(cfg["spec"]), cfg["grid"], cfg["dim"], cfg["batch"],
                         torch.device("cpu"), dtype, cfg["mode"])
+    if cfg["spec"].partition(":")[0].endswith("+compile"):
+        step()  # compile first: measure the compiled call, not the compiler
     print(json.dumps({"memory_bytes": measure_peak_memory(step, torch.device("cpu"))}))
 
 

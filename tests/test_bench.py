@@ -98,6 +98,8 @@ def test_bad_mixer_specs_are_named(text: str) -> None:
 def test_spec_parsing_and_bad_arguments() -> None:
     spec = parse_mixer_spec("afno:hard_thresholding_fraction=0.5,num_blocks=4")
     assert spec.kwargs == {"hard_thresholding_fraction": 0.5, "num_blocks": 4}
+    compiled = parse_mixer_spec("afno+compile:num_blocks=4")
+    assert compiled.compile and compiled.name == "afno" and compiled.label == "afno+compile:num_blocks=4"
     with pytest.raises(ValueError, match="modes"):
         run_benchmark(["gfn"], [4], modes=["sideways"], progress=False)
     with pytest.raises(ValueError, match="dtype"):
