@@ -1,8 +1,8 @@
 """The ``rfft2`` layout and the truncated transforms every spectral mixer uses.
 
 Layout of ``torch.fft.rfft2`` on an ``(H, W)`` grid: the spectrum has shape ``(H, W//2 + 1)``. Row ``r`` holds the
-row frequency ``k_y = r`` for ``r <= H//2`` and ``k_y = r - H`` above (both signs; the Nyquist row ``H/2`` of an
-even ``H`` is its own negative). Column ``c`` holds ``k_x = c >= 0`` only: the negative ``k_x`` half is the
+row frequency ``k_y = r`` for ``r < (H+1)//2`` and ``k_y = r - H`` from there on (both signs; the Nyquist row
+``r = H/2`` of an even ``H`` is its own negative, labelled ``-H/2`` as ``fftfreq`` does). Column ``c`` holds ``k_x = c >= 0`` only: the negative ``k_x`` half is the
 complex conjugate of the stored one (Hermitian symmetry of a real signal), so it is not stored.
 
 A *kept set* ``modes = (m_y, m_x)`` means ``|k_y| < m_y`` and ``k_x < m_x``: the lowest frequencies on both signs

@@ -20,7 +20,7 @@ def test_fno_matches_dense_per_mode_formula():
     x = torch.randn(2, 9, 8, 6, dtype=torch.float64)
     spec = torch.fft.rfft2(x, dim=(1, 2), norm="forward")  # (B, H, W//2+1, C)
     out = torch.zeros_like(spec)
-    weight = torch.complex(layer.weight[0, 0], layer.weight[1, 0]).detach()  # (R, M, C, C)
+    weight = torch.view_as_complex(layer.weight[0]).detach()  # (R, M, C, C)
     for r, ky in enumerate([0, 1, 2, -2, -1]):
         for kx in range(2):
             out[:, ky % 9, kx] = spec[:, ky % 9, kx] @ weight[r, kx]
@@ -34,7 +34,7 @@ def test_fno_block_diagonal_equals_dense_with_block_diagonal_weights():
     with torch.no_grad():
         dense.weight.zero_()
         for j in range(4):
-            dense.weight[:, 0, :, :, 2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = blocked.weight[:, j]
+            dense.weight[0, :, :, 2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = blocked.weight[j]
     x = torch.randn(1, 8, 8, 8, dtype=torch.float64)
     torch.testing.assert_close(dense(x), blocked(x))
     assert sum(p.numel() for p in blocked.parameters()) * 4 == sum(p.numel() for p in dense.parameters())
@@ -95,3 +95,13 @@ def test_gradients_reach_every_parameter():
         layer(x).pow(2).sum().backward()
         for name, p in layer.named_parameters():
             assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_fno_loads_state_dicts_with_real_imaginary_first():
+    layer = _fno(dim=4, modes=(2, 3), num_blocks=2)
+    old_layout = {"weight": layer.weight.detach().permute(5, 0, 1, 2, 3, 4).clone()}  # (2, k, R, M, b, b)
+    fresh = _fno(dim=4, modes=(2, 3), num_blocks=2, seed=1)
+    fresh.load_state_dict(old_layout)
+    torch.testing.assert_close(fresh.weight, layer.weight)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        fresh.load_state_dict({"weight": torch.zeros(3, 3)})

@@ -25,8 +25,8 @@ class SpectralConv2d(nn.Module):
         modes: ``(m_y, m_x)``; a grid must satisfy ``2*m_y - 1 <= H`` and ``m_x <= W//2 + 1``.
         num_blocks: 1 for FNO's dense weights; ``k`` for ``k`` diagonal blocks of size ``dim // k``.
 
-    Parameter ``weight``: ``(2, k, R, m_x, b, b)`` real/imaginary parts, ``R = 2*m_y - 1`` rows ordered
-    ``k_y = 0..m_y-1, -(m_y-1)..-1``.
+    Parameter ``weight``: ``(k, R, m_x, b_in, b_out, 2)`` real/imaginary parts last (so the complex weight is a
+    view, not a copy, at every call), ``R = 2*m_y - 1`` rows ordered ``k_y = 0..m_y-1, -(m_y-1)..-1``.
     """
 
     def __init__(self, dim: int, modes: tuple[int, int] = (8, 8), num_blocks: int = 1) -> None:
@@ -43,8 +43,18 @@ class SpectralConv2d(nn.Module):
         # Complex entries of variance 1/b keep the per-bin map norm-preserving at initialisation.
         scale = 1.0 / math.sqrt(2 * self.block_size)
         self.weight = nn.Parameter(
-            scale * torch.randn(2, num_blocks, rows, self.modes[1], self.block_size, self.block_size)
+            scale * torch.randn(num_blocks, rows, self.modes[1], self.block_size, self.block_size, 2)
         )
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # Early checkpoints stored the weight as (2, k, R, M, b, b): move real/imaginary to the last axis.
+        key = prefix + "weight"
+        stored = state_dict.get(key)
+        if stored is not None and stored.shape != self.weight.shape:
+            moved = stored.permute(1, 2, 3, 4, 5, 0) if stored.ndim == 6 and stored.shape[0] == 2 else stored
+            if moved.shape == self.weight.shape:
+                state_dict[key] = moved.contiguous()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, modes={self.modes}, num_blocks={self.num_blocks}"
@@ -59,8 +69,7 @@ class SpectralConv2d(nn.Module):
             z = spectral.rfft2_kept(xc, self.modes, "forward")  # (B, C, R, M)
             k, b = self.num_blocks, self.block_size
             z = z.reshape(batch, k, b, *z.shape[-2:])
-            w = self.weight.to(work_dtype)
-            weight = torch.complex(w[0], w[1])  # (k, R, M, b_in, b_out)
+            weight = torch.view_as_complex(self.weight.to(work_dtype))  # (k, R, M, b_in, b_out), a view
             z = torch.einsum("njirm,jrmio->njorm", z, weight).reshape(batch, self.dim, *z.shape[-2:])
             y = spectral.irfft2_kept(z, (height, width), self.modes, "forward")
         return y.permute(0, 2, 3, 1).to(x.dtype)
