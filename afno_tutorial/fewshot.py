@@ -221,7 +221,7 @@ def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "p
                    else "no clear difference (within the spread over seeds)")
         lines.append(f"K = {k}: {a} {100 * ra['miou_mean']:.1f} % vs {b} {100 * rb['miou_mean']:.1f} % mIoU "
                      f"(gap {gap:+.1f} points, spread {spread:.1f}): {verdict}; best mixer: {best['mixer']} "
-                     f"({100 * best['miou_mean']:.1f} %).")
+                     f"({100 * best['miou_mean']:.1f} %); chance level {100 * results['chance_miou']:.1f} %.")
     return "\n".join(lines)
 
 
