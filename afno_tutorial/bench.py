@@ -530,7 +530,7 @@ def _lookup(results: Sequence[dict[str, Any]], mixer: str, mode: str, tokens: in
 
 
 def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets at the largest grid measured for AFNO, where the rows needed are present.
+    """The project's performance targets at the largest grid measured for AFNO, where the rows needed are present.
 
     Each check: ``name``, ``value``, ``limit``, ``passed`` (value compared with limit as the name says).
     """

@@ -134,7 +134,7 @@ plot_sweep(blocks);
 # %% [markdown]
 # ## 5. Rerun it yourself
 #
-# The full table of the README (all mixers up to 65,536 tokens, forward and forward+backward, with the issue's
+# The full table of the README (all mixers up to 65,536 tokens, forward and forward+backward, with the project's performance
 # targets checked) comes from the CLI; the results of this project's run are in `benchmarks/`:
 #
 # ```bash
