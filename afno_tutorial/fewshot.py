@@ -189,7 +189,8 @@ def summarise(rows: list[dict], timings: dict | None = None) -> list[dict]:
 def format_table(results: dict) -> str:
     """The summary as a Markdown table (mIoU mean ± std over seeds, %)."""
     batch = results["settings"].get("timing_batch")
-    lines = [f"| mixer | init | training | K | mIoU (%) | params | train step (ms, batch {batch}) |",
+    step = f"train step (ms, batch {batch})" if batch is not None else "train step (ms)"
+    lines = [f"| mixer | init | training | K | mIoU (%) | params | {step} |",
              "|---|---|---|---|---|---|---|"]
     for r in results["summary"]:
         lines.append(
