@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .bench import fit_slope
 from .config import describe_device, seed_everything, versions
 from .config import device as pick_device
 from .data import SegmentationSet, make_segmentation_set
@@ -268,12 +269,48 @@ def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device
 
 
 def fit_power_law(x: list[float], y: list[float]) -> tuple[float, float]:
-    """Least-squares fit of ``y = a * x**b`` in log space: returns ``(a, b)``."""
-    lx = torch.log(torch.tensor(x, dtype=torch.float64))
-    ly = torch.log(torch.tensor(y, dtype=torch.float64))
-    b = float(((lx - lx.mean()) * (ly - ly.mean())).sum() / ((lx - lx.mean()) ** 2).sum())
-    a = math.exp(float(ly.mean()) - b * float(lx.mean()))
+    """Least-squares fit of ``y = a * x**b`` in log space: returns ``(a, b)`` (slope from :func:`bench.fit_slope`)."""
+    b = fit_slope(x, y)
+    a = math.exp(sum(math.log(v) - b * math.log(t) for t, v in zip(x, y)) / len(x))
     return a, b
+
+
+def attention_at_scale(
+    afno: VisionBackbone,
+    attention: VisionBackbone,
+    large: int,
+    timing_sizes: list[int],
+    device: str | torch.device | None = None,
+    measure_attention: bool = False,
+) -> dict:
+    """Forward time of an AFNO and an attention backbone at small image sizes, and of both at ``large``.
+
+    AFNO is always measured at ``large``. Attention is measured there only with ``measure_attention`` (on a GPU;
+    running out of memory is reported as such); otherwise it is *estimated* from ``time = a * tokens**b`` fitted
+    through the two largest measured sizes.
+
+    Returns ``{"tokens", "afno_seconds", "measured": {name: (tokens, seconds)}, "estimate": {name: (tokens,
+    seconds)}, "note"}``; ``measured["afno"]`` includes the large size.
+    """
+    patch = afno.patch_size
+    tokens = (large // patch) ** 2
+    measured = {
+        name: ([(s // patch) ** 2 for s in timing_sizes], [time_forward(b, s, device) for s in timing_sizes])
+        for name, b in [("afno", afno), ("attention", attention)]
+    }
+    afno_seconds = time_forward(afno, large, device)
+    measured["afno"][0].append(tokens)
+    measured["afno"][1].append(afno_seconds)
+    a, b = fit_power_law(measured["attention"][0][-2:], measured["attention"][1][-2:])
+    estimate = {"attention": (tokens, a * tokens**b)}
+    note = f"attention at {tokens:,} tokens: estimated {a * tokens**b:.0f} s from the fit (exponent {b:.2f})"
+    if measure_attention:
+        try:
+            note = f"attention at {tokens:,} tokens: measured {time_forward(attention, large, device):.2f} s"
+            estimate = {}
+        except torch.cuda.OutOfMemoryError:
+            note = f"attention at {tokens:,} tokens: out of GPU memory (measured)"
+    return {"tokens": tokens, "afno_seconds": afno_seconds, "measured": measured, "estimate": estimate, "note": note}
 
 
 def attention_matrix_bytes(tokens: int, heads: int = 8, depth: int = 1, bytes_per_value: int = 4) -> int:

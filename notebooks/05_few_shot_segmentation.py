@@ -189,23 +189,12 @@ viz.plot_large(big["image"], big["mask"], pred, big["class_names"],
 
 # %%
 attn = pretrain.load_pretrained("attention", CKPT_DIR)[0]
-sizes = list(S["timing_sizes"])
-measured = {name: ([(s // 4) ** 2 for s in sizes], [fewshot.time_forward(b, s, DEVICE) for s in sizes])
-            for name, b in [("afno", afno_model.backbone), ("attention", attn)]}
-a, b = fewshot.fit_power_law(measured["attention"][0][-2:], measured["attention"][1][-2:])  # the two largest sizes
-estimate = {"attention": (tokens, a * tokens**b)}
-note = f"attention at {tokens:,} tokens: estimated {a * tokens**b:.0f} s from the fit (exponent {b:.2f})"
-if GPU and not FAST:
-    try:
-        note = f"attention at {tokens:,} tokens: measured {fewshot.time_forward(attn, S['large'], DEVICE):.2f} s"
-        estimate = {}
-    except torch.cuda.OutOfMemoryError:
-        note = f"attention at {tokens:,} tokens: out of GPU memory (measured)"
-print(note)
-print(f"afno at {tokens:,} tokens: measured {seconds:.2f} s; plain attention weights: "
+scale = fewshot.attention_at_scale(afno_model.backbone, attn, S["large"], list(S["timing_sizes"]), DEVICE,
+                                   measure_attention=GPU and not FAST)
+print(scale["note"])
+print(f"afno at {tokens:,} tokens: measured {scale['afno_seconds']:.2f} s; plain attention weights: "
       f"{fewshot.attention_matrix_bytes(tokens) / 2**30:.0f} GiB per layer (float32, 8 heads)")
-viz.plot_scaling({k: (v[0] + ([tokens] if k == "afno" else []), v[1] + ([seconds] if k == "afno" else []))
-                  for k, v in measured.items()}, estimate, config.describe_device(DEVICE))
+viz.plot_scaling(scale["measured"], scale["estimate"], config.describe_device(DEVICE))
 
 # %% [markdown]
 # ## 5 · What this shows

@@ -108,3 +108,15 @@ def test_segment_large_and_forward_timer(checkpoints):
 
 def test_shipped_mixers_listed():
     assert set(MIXERS) == {"afno", "attention", "gfn", "fno"}
+
+
+def test_attention_at_scale_estimates_on_cpu(checkpoints):
+    afno, _ = load_pretrained("afno", checkpoints)
+    attention, _ = load_pretrained("gfn", checkpoints)  # any backbone stands in for the quadratic one here
+    scale = fewshot.attention_at_scale(afno, attention, large=64, timing_sizes=[16, 32], device="cpu")
+    assert scale["tokens"] == (64 // afno.patch_size) ** 2
+    assert scale["measured"]["afno"][0] == [16, 64, 256] and len(scale["measured"]["attention"][1]) == 2
+    assert scale["measured"]["afno"][1][-1] == scale["afno_seconds"] > 0
+    assert scale["estimate"]["attention"][0] == scale["tokens"] and "estimated" in scale["note"]
+    measured = fewshot.attention_at_scale(afno, attention, 32, [16, 32], device="cpu", measure_attention=True)
+    assert measured["estimate"] == {} and "measured" in measured["note"]
