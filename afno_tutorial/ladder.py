@@ -257,22 +257,18 @@ def run_ladder(
     """
     from tqdm.auto import tqdm
 
-    from .train import evaluate_inpainting, pretrain_inpainting
+    from .train import evaluate_inpainting
 
     if train_images.ndim != 4 or train_images.shape[-1] != train_images.shape[-2]:
         raise ValueError(f"train_images: expected (N, C, S, S), got {tuple(train_images.shape)}")
-    img_size = train_images.shape[-1]
     rows = []
     for rung in tqdm(rungs, desc="ladder", disable=not progress):
         seed_everything(seed)
         mixer = rung.build_mixer(dim, measure_grid)
         row = {"number": rung.number, "name": rung.name, "change": rung.change}
         row.update(measure_mixer(mixer, measure_grid, device=device, seed=seed))
-        seed_everything(seed)
-        model = build_rung_model(rung, dim=dim, depth=depth, img_size=img_size, patch_size=patch_size,
-                                 in_chans=train_images.shape[1])
-        history = pretrain_inpainting(model, train_images, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                                      device=device, progress=progress)
+        model, history = _train_rung(rung, train_images, dim, depth, patch_size, steps, batch_size, lr, seed,
+                                     device, progress)
         tail = max(1, len(history["loss"]) // 20)
         row.update(
             model_params=float(count_parameters(model)),
@@ -373,16 +369,24 @@ def train_mixers(
     Same backbone, seed, batches and schedule for every model (as in :func:`run_ladder`, without measurements).
     Returns ``name -> trained model`` (eval mode); each model's loss history is on ``model.history``.
     """
-    from .train import pretrain_inpainting
-
-    img_size = train_images.shape[-1]
     models = {}
     for number, (name, (mixer, kwargs)) in enumerate(specs.items(), start=1):
         rung = Rung(number, name, "", mixer, dict(kwargs))
-        seed_everything(seed)
-        model = build_rung_model(rung, dim=dim, depth=depth, img_size=img_size, patch_size=patch_size,
-                                 in_chans=train_images.shape[1])
-        model.history = pretrain_inpainting(model, train_images, steps=steps, batch_size=batch_size, lr=lr,
-                                            seed=seed, device=device, progress=progress)
+        model, model.history = _train_rung(rung, train_images, dim, depth, patch_size, steps, batch_size, lr, seed,
+                                           device, progress)
         models[name] = model
     return models
+
+
+def _train_rung(rung: Rung, train_images: torch.Tensor, dim: int, depth: int, patch_size: int, steps: int,
+                batch_size: int, lr: float, seed: int, device: torch.device | str,
+                progress: bool) -> tuple[InpaintingModel, dict]:
+    """Build ``rung``'s inpainting model from ``seed`` and train it; the one recipe every comparison shares."""
+    from .train import pretrain_inpainting
+
+    seed_everything(seed)
+    model = build_rung_model(rung, dim=dim, depth=depth, img_size=train_images.shape[-1], patch_size=patch_size,
+                             in_chans=train_images.shape[1])
+    history = pretrain_inpainting(model, train_images, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                                  device=device, progress=progress)
+    return model, history
