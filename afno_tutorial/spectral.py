@@ -132,25 +132,32 @@ def reference_kept_mask(height: int, width: int, fraction: float, implementation
     return mask
 
 
-def rfft2_kept(x: torch.Tensor, modes: tuple[int, int], norm: FFTNorm = "ortho") -> torch.Tensor:
+def rfft2_kept(
+    x: torch.Tensor, modes: tuple[int, int], norm: FFTNorm = "ortho", dim: tuple[int, int] = (-2, -1)
+) -> torch.Tensor:
     """The kept bins of ``rfft2(x)``, computed without the discarded ones.
 
     Args:
-        x: ``(..., H, W)`` real, channels first (the fast layout for the FFT).
+        x: real, the grid ``(H, W)`` on the dimensions ``dim``: ``(..., H, W)`` by default (channels first), or
+            ``(B, H, W, C)`` with ``dim=(1, 2)``.
         modes: ``(m_y, m_x)``, already checked to fit the grid.
+        dim: the row and column dimensions of the grid.
 
     Returns:
-        ``(..., R, m_x)`` complex with ``R = min(H, 2*m_y - 1)``: rows ``k_y = 0, 1, ..., m_y-1`` then
-        ``k_y = -(m_y-1), ..., -1`` (the ``rfft2`` row order with the middle removed).
+        complex, ``H`` replaced by ``R = min(H, 2*m_y - 1)`` and ``W`` by ``m_x``: rows ``k_y = 0, 1, ..., m_y-1``
+        then ``k_y = -(m_y-1), ..., -1`` (the ``rfft2`` row order with the middle removed).
     """
-    height = x.shape[-2]
+    row_dim, col_dim = (d % x.ndim for d in dim)
+    height, width = x.shape[row_dim], x.shape[col_dim]
     m_y, m_x = modes
-    # Transform the half-spectrum axis first, then only the kept columns along the rows.
-    z = torch.fft.rfft(x, dim=-1, norm=norm)[..., :m_x]
-    z = torch.fft.fft(z, dim=-2, norm=norm)
-    rows = kept_row_count(height, m_y)
-    if rows < height:
-        z = torch.cat((z[..., :m_y, :], z[..., height - m_y + 1 :, :]), dim=-2)
+    if m_x == width // 2 + 1:
+        z = torch.fft.rfft2(x, dim=(row_dim, col_dim), norm=norm)  # one 2-D transform is the fastest when all columns stay
+    else:
+        # Transform the half-spectrum axis first, then only the kept columns along the rows.
+        z = torch.fft.rfft(x, dim=col_dim, norm=norm).narrow(col_dim, 0, m_x)
+        z = torch.fft.fft(z, dim=row_dim, norm=norm)
+    if kept_row_count(height, m_y) < height:
+        z = torch.cat((z.narrow(row_dim, 0, m_y), z.narrow(row_dim, height - m_y + 1, m_y - 1)), dim=row_dim)
     return z
 
 
@@ -160,38 +167,64 @@ def irfft2_kept(
     modes: tuple[int, int],
     norm: FFTNorm = "ortho",
     hermitian_projection: bool = True,
+    dim: tuple[int, int] = (-2, -1),
 ) -> torch.Tensor:
-    """Inverse of :func:`rfft2_kept`: a real ``(..., H, W)`` field whose spectrum is ``z`` on the kept set, 0 elsewhere.
+    """Inverse of :func:`rfft2_kept`: a real field of grid ``size`` whose spectrum is ``z`` on the kept set, 0 elsewhere.
 
     Args:
-        z: ``(..., R, m_x)`` complex, rows in the order :func:`rfft2_kept` returns.
+        z: complex, ``R`` rows and ``m_x`` columns on the dimensions ``dim``, rows in the order :func:`rfft2_kept`
+            returns.
         size: ``(H, W)`` of the output grid.
         hermitian_projection: after a nonlinearity the ``k_x = 0`` (and Nyquist) column is no longer Hermitian
             along ``k_y`` and no real field has that spectrum. ``True`` takes the real field closest to it: inverse
             FFT over rows, drop the imaginary part of those columns, then the real inverse over ``k_x``. This is
             what CPU ``irfft2`` does implicitly; doing it explicitly makes CUDA give the same answer. ``False``
             hands the spectrum to ``torch.fft.irfft2`` as the reference code does (device-dependent).
+        dim: the row and column dimensions of the grid in ``z`` and in the output.
     """
     height, width = size
     m_y, m_x = modes
-    rows = z.shape[-2]
+    row_dim, col_dim = (d % z.ndim for d in dim)
+    rows = z.shape[row_dim]
     if rows < height:
-        full = z.new_empty(*z.shape[:-2], height, m_x)  # zero only the dropped rows, not the whole buffer
-        full[..., :m_y, :] = z[..., :m_y, :]
-        full[..., m_y : height - m_y + 1, :] = 0
-        full[..., height - m_y + 1 :, :] = z[..., m_y:, :]
+        shape = list(z.shape)
+        shape[row_dim] = height
+        full = z.new_empty(shape)  # zero only the dropped rows, not the whole buffer
+        full.narrow(row_dim, 0, m_y).copy_(z.narrow(row_dim, 0, m_y))
+        full.narrow(row_dim, m_y, height - 2 * m_y + 1).zero_()
+        full.narrow(row_dim, height - m_y + 1, m_y - 1).copy_(z.narrow(row_dim, m_y, m_y - 1))
         z = full
     if not hermitian_projection:
         if m_x < width // 2 + 1:
-            z = torch.nn.functional.pad(z, (0, width // 2 + 1 - m_x))
-        return torch.fft.irfft2(z, s=(height, width), norm=norm)
-    t = torch.fft.ifft(z, dim=-2, norm=norm)
+            pad = [0, 0] * (z.ndim - 1 - col_dim) + [0, width // 2 + 1 - m_x]
+            z = torch.nn.functional.pad(z, pad)
+        return torch.fft.irfft2(z, s=(height, width), dim=(row_dim, col_dim), norm=norm)
+    t = torch.fft.ifft(z, dim=row_dim, norm=norm)
     if t.device.type != "cpu":
         # CPU real inverse FFTs (MKL, pocketfft) read only the real part of the k_x = 0 and Nyquist bins, which
         # is exactly this projection; elsewhere (cuFFT) it must be explicit. Skipping it on CPU saves two
         # full-size temporaries; tests check both give the same field.
-        t = _drop_imaginary_of_real_columns(t, width)
-    return torch.fft.irfft(t, n=width, dim=-1, norm=norm)
+        t = _drop_imaginary_of_real_columns(t, width, col_dim)
+    return torch.fft.irfft(t, n=width, dim=col_dim, norm=norm)
+
+
+def real_column_weights(width: int, m_x: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(m_x,)`` multiplicity of each kept ``k_x`` column in the full spectrum: 1 for ``k_x = 0`` and the Nyquist
+    column of an even ``W`` (their own conjugate twins), 2 for the others (they stand for ``+k_x`` and ``-k_x``).
+
+    The adjoint of :func:`irfft2_kept` is :func:`rfft2_kept` times these weights; that of :func:`rfft2_kept` is
+    :func:`irfft2_kept` divided by them (with the ``norm`` of the opposite direction, :func:`adjoint_norm`).
+    """
+    weights = torch.full((m_x,), 2.0, dtype=dtype, device=device)
+    weights[0] = 1.0
+    if width % 2 == 0 and m_x == width // 2 + 1 and width > 1:
+        weights[-1] = 1.0
+    return weights
+
+
+def adjoint_norm(norm: str) -> str:
+    """The ``norm`` whose transform in the other direction is the adjoint: ``ortho`` stays, ``forward`` <-> ``backward``."""
+    return {"ortho": "ortho", "forward": "backward", "backward": "forward"}[check_norm(norm)]
 
 
 # Tiles of the layout transposes: about 1 MiB (to channels first, whole rows of C) or 512 KiB (back to channels
@@ -305,17 +338,19 @@ def irfft2_hermitian(z: torch.Tensor, size: tuple[int, int], norm: FFTNorm = "or
     return irfft2_kept(z, size, max_modes(*size), norm=norm, hermitian_projection=True)
 
 
-def _drop_imaginary_of_real_columns(t: torch.Tensor, width: int) -> torch.Tensor:
+def _drop_imaginary_of_real_columns(t: torch.Tensor, width: int, col_dim: int = -1) -> torch.Tensor:
     """Zero the imaginary part of the ``k_x = 0`` column, and of the Nyquist column when ``W`` is even and kept.
 
-    ``t``: ``(..., H, M)`` complex, already inverse-transformed along rows. Those columns are the only ones whose
-    negative-``k_x`` twin is the column itself, so a real output requires them to be real.
+    ``t``: complex, already inverse-transformed along rows, columns on ``col_dim``. Those columns are the only
+    ones whose negative-``k_x`` twin is the column itself, so a real output requires them to be real.
     """
+    col_dim %= t.ndim
     cols = [0]
-    if width % 2 == 0 and t.shape[-1] == width // 2 + 1 and width > 1:
+    if width % 2 == 0 and t.shape[col_dim] == width // 2 + 1 and width > 1:
         cols.append(width // 2)
-    keep_imag = torch.ones(t.shape[-1], dtype=t.real.dtype, device=t.device)
+    keep_imag = torch.ones(t.shape[col_dim], dtype=t.real.dtype, device=t.device)
     keep_imag[cols] = 0.0
+    keep_imag = keep_imag.view([-1] + [1] * (t.ndim - 1 - col_dim))
     return torch.complex(t.real, t.imag * keep_imag)
 
 

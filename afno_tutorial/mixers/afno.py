@@ -16,6 +16,7 @@ from torch import nn
 
 from .. import spectral
 from ..checks import check_nonnegative_float, check_positive_int, check_tokens
+from .afno_tiled import DEFAULT_TILE_BYTES, afno_tiled
 
 
 class AFNO2d(nn.Module):
@@ -36,6 +37,10 @@ class AFNO2d(nn.Module):
         bias: whether the MLP has biases ``b1, b2`` (the paper's mixer has them).
         hermitian_projection: make the output the real field nearest to the non-Hermitian spectrum explicitly
             (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
+        tiled: on CPU, compute tile by tile over channel blocks with a hand-written backward
+            (:mod:`~afno_tutorial.mixers.afno_tiled`: several times faster, peak memory near the output's size);
+            ``False`` runs the plain whole-tensor computation that autograd differentiates, which is also the
+            path on other devices and under ``torch.compile``. Both give the same numbers (tested).
 
     Parameters are named and shaped as in the reference implementation so its state_dicts load unchanged:
     ``w1 (2, k, b, b*f)``, ``b1 (2, k, b*f)``, ``w2 (2, k, b*f, b)``, ``b2 (2, k, b)`` with ``b = dim // k``
@@ -58,6 +63,7 @@ class AFNO2d(nn.Module):
         mlp_layers: int = 2,
         bias: bool = True,
         hermitian_projection: bool = True,
+        tiled: bool = True,
     ) -> None:
         super().__init__()
         check_positive_int(dim, "dim")
@@ -77,6 +83,8 @@ class AFNO2d(nn.Module):
         self.modes = spectral.check_modes(modes)
         self.mlp_layers = mlp_layers
         self.hermitian_projection = bool(hermitian_projection)
+        self.tiled = bool(tiled)
+        self.tile_bytes = DEFAULT_TILE_BYTES
 
         k, b = num_blocks, self.block_size
         hidden = b * hidden_size_factor if mlp_layers == 2 else b
@@ -113,6 +121,13 @@ class AFNO2d(nn.Module):
         work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         # Autocast would run the matmuls below in bf16/fp16 even on float32 tensors: switch it off here.
         with torch.autocast(device_type=x.device.type, enabled=False):
+            if self._use_tiled(x):
+                # CPU irfft applies the Hermitian projection itself, so hermitian_projection=False is the same here.
+                out = afno_tiled(
+                    x.to(work_dtype).contiguous(), self.w1, self.b1, self.w2, self.b2, modes=modes,
+                    norm=self.fft_norm, sparsity_threshold=self.sparsity_threshold, tile_bytes=self.tile_bytes,
+                )  # fmt: skip
+                return out.to(x.dtype)
             xc = spectral.to_channels_first(x.to(work_dtype))  # (B, C, H, W): the FFT's fast layout
             z = spectral.rfft2_kept(xc, modes, self.fft_norm)  # (B, C, R, m_x)
             del xc  # free each full-size temporary as soon as it is used: peak memory stays near 2x the input
@@ -120,6 +135,10 @@ class AFNO2d(nn.Module):
             y = spectral.irfft2_kept(z, (height, width), modes, self.fft_norm, self.hermitian_projection)
             del z
         return spectral.add_channels_first(x, y)  # x + y.permute(0, 2, 3, 1), in one pass
+
+    def _use_tiled(self, x: torch.Tensor) -> bool:
+        compiling = getattr(torch, "compiler", None) is not None and torch.compiler.is_compiling()
+        return self.tiled and x.device.type == "cpu" and not compiling
 
     def spectral_mlp(self, z: torch.Tensor) -> torch.Tensor:
         """The block-diagonal complex MLP shared by all bins, with ReLU and soft-shrink on real/imag parts.

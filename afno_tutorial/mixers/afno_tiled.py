@@ -1,0 +1,240 @@
+"""AFNO computed tile by tile: the fast CPU path of :class:`~afno_tutorial.mixers.afno.AFNO2d`.
+
+The channel MLP is block-diagonal, so each block of ``b`` channels is its own FFT -> MLP -> inverse FFT problem.
+A *tile* is a few blocks of a few samples, ``x[b0:b1, :, :, c0:c1]``; working one tile at a time
+
+- keeps every temporary near the size of the CPU caches (a 256x256 grid with 32 channels is 8 MiB) instead of
+  several full-size spectra that live in main memory and page-fault on first touch;
+- needs no layout transpose: a tile copied out of the channels-last ``(B, H, W, C)`` tensor is a copy of short
+  contiguous runs, and ``rfft2`` over ``(B, H, W, 32)`` is about as fast as over channels first, while over
+  ``(B, H, W, 256)`` it is several times slower;
+- makes the peak memory of a forward the output plus one tile's temporaries.
+
+The complex MLP runs as real matrix products on the interleaved (real, imaginary) view of the spectrum: a
+complex ``n_in x n_out`` weight is the real ``2 n_in x 2 n_out`` matrix of :func:`real_block_weight`, and the
+component-wise ReLU and soft-shrink act on that view directly.
+
+The backward pass recomputes each tile's spectrum and activations instead of storing them (training keeps only
+the input), and uses the adjoints of the truncated transforms (``spectral.real_column_weights``): its
+gradients equal those autograd computes through the plain whole-tensor path (tested, also by ``gradcheck``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .. import spectral
+
+# Bytes of one tile's input; its spectrum and output are about as large again each. Measured on a 2-core x86 CPU
+# (32 MiB L3) at 65,536 tokens and C=256: 8 MiB tiles are fastest (see benchmarks/README.md).
+DEFAULT_TILE_BYTES = 8 << 20
+# Bytes of hidden activations per chunk of bins in the MLP (a core's L2 cache).
+_CHUNK_BYTES = 1 << 19
+
+
+def real_block_weight(w: torch.Tensor) -> torch.Tensor:
+    """Complex block weights as real matrices acting on interleaved (real, imaginary) vectors.
+
+    Args:
+        w: ``(2, k, n_in, n_out)``, real and imaginary parts (reference layout, ``out = in @ w``).
+
+    Returns:
+        ``(k, 2*n_in, 2*n_out)``: row ``2i + p`` (input ``i``, part ``p``), column ``2o + q``, so that
+        ``view_as_real(z).flatten(-2) @ W == view_as_real(z @ complex(w[0], w[1])).flatten(-2)``.
+    """
+    real, imag = w[0], w[1]
+    from_real = torch.stack((real, imag), dim=-1)  # a real input part feeds (real, imag) of the output
+    from_imag = torch.stack((-imag, real), dim=-1)  # an imaginary one feeds (-imag, real)
+    k, n_in, n_out = real.shape
+    return torch.stack((from_real, from_imag), dim=2).reshape(k, 2 * n_in, 2 * n_out)
+
+
+def _complex_weight_grad(grad: torch.Tensor, n_in: int, n_out: int) -> torch.Tensor:
+    """The gradient of :func:`real_block_weight`'s input from that of its output: ``(k, 2n_in, 2n_out) -> (2, k,
+    n_in, n_out)`` (each real/imaginary weight appears twice in the real matrix)."""
+    g = grad.view(-1, n_in, 2, n_out, 2)
+    return torch.stack((g[:, :, 0, :, 0] + g[:, :, 1, :, 1], g[:, :, 0, :, 1] - g[:, :, 1, :, 0]))
+
+
+def _interleave(bias: torch.Tensor) -> torch.Tensor:
+    """``(2, k, n)`` real/imaginary biases -> ``(k, 1, 2n)`` interleaved (broadcast over bins)."""
+    return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2).unsqueeze(1)
+
+
+def plan_tiles(batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int) -> list[tuple[int, int, int, int]]:
+    """Split the (sample, channel block) grid into tiles of about ``tile_bytes`` of input each.
+
+    Args:
+        sample_block_bytes: bytes of one sample's one block, ``H * W * b * element_size``.
+
+    Returns:
+        ``[(b0, b1, j0, j1), ...]``: samples ``b0:b1`` and blocks ``j0:j1`` of each tile, covering the grid once.
+        Whole samples first (more blocks per tile), then fewer samples per tile when one block of all samples is
+        already larger than ``tile_bytes``.
+    """
+    all_samples = batch * sample_block_bytes
+    if all_samples <= tile_bytes:
+        blocks = max(1, min(num_blocks, tile_bytes // all_samples))
+        return [(0, batch, j, min(j + blocks, num_blocks)) for j in range(0, num_blocks, blocks)]
+    samples = max(1, tile_bytes // sample_block_bytes)
+    return [(b, min(b + samples, batch), j, j + 1) for j in range(num_blocks) for b in range(0, batch, samples)]
+
+
+def afno_tiled(
+    x: torch.Tensor,
+    w1: torch.Tensor,
+    b1: torch.Tensor | None,
+    w2: torch.Tensor | None,
+    b2: torch.Tensor | None,
+    *,
+    modes: tuple[int, int],
+    norm: str,
+    sparsity_threshold: float,
+    tile_bytes: int = DEFAULT_TILE_BYTES,
+) -> torch.Tensor:
+    """``x + irfft2(AFNO-MLP(rfft2(x)))`` tile by tile, differentiable in ``x`` and all weights.
+
+    Args:
+        x: ``(B, H, W, C)`` real (float32 or float64), channels last.
+        w1, b1, w2, b2: the MLP's parameters in the layout of :class:`~afno_tutorial.mixers.afno.AFNO2d`
+            (``w1 (2, k, b, h)``, ``b1 (2, k, h)``, ``w2 (2, k, h, b)``, ``b2 (2, k, b)``); ``w2 = b2 = None`` for
+            the one-layer MLP, ``b1 = b2 = None`` without biases.
+        modes: the kept set ``(m_y, m_x)``, already checked to fit the grid.
+        norm: the FFT normalisation.
+        sparsity_threshold: ``lambda`` of the soft-shrink (0: none).
+        tile_bytes: input bytes per tile (see :func:`plan_tiles`).
+
+    Returns:
+        ``(B, H, W, C)``, the mixer's output including the residual ``x``. The Hermitian projection of the
+        ``k_x = 0`` and Nyquist columns is the one CPU ``irfft`` applies.
+    """
+    return _AFNOTiled.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold), int(tile_bytes))
+
+
+class _Plan:
+    """Sizes and real-matrix weights shared by the forward and backward passes."""
+
+    def __init__(self, x: torch.Tensor, w1: torch.Tensor, b1, w2, b2, modes, norm: str, threshold: float, tile_bytes: int):
+        self.batch, self.height, self.width, channels = x.shape
+        self.blocks, self.block, self.hidden = w1.shape[1], w1.shape[2], w1.shape[3]
+        if channels != self.blocks * self.block:
+            raise ValueError(f"x: expected {self.blocks * self.block} channels, got {channels}")
+        self.modes, self.norm, self.threshold = modes, norm, threshold
+        self.layers = 1 if w2 is None else 2
+        dtype = x.dtype
+        self.w1 = real_block_weight(w1.to(dtype))  # (k, 2b, 2h)
+        self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 1, 2h)
+        self.w2 = None if w2 is None else real_block_weight(w2.to(dtype))  # (k, 2h, 2b)
+        self.b2 = None if b2 is None else _interleave(b2.to(dtype))
+        sample_block = self.height * self.width * self.block * x.element_size()
+        self.tiles = plan_tiles(self.batch, self.blocks, sample_block, tile_bytes)
+
+    def chunk_rows(self, blocks: int, element_size: int) -> int:
+        """Bins per MLP chunk: the hidden activations of a chunk fill about ``_CHUNK_BYTES``."""
+        return max(64, _CHUNK_BYTES // (blocks * 2 * max(self.hidden, self.block) * element_size))
+
+    def spectrum(self, tile: torch.Tensor, norm: str) -> torch.Tensor:
+        """``tile: (b, H, W, c)`` real -> kept bins ``(b, R, M, c)`` complex, contiguous."""
+        return spectral.rfft2_kept(tile, self.modes, norm, dim=(1, 2)).contiguous()
+
+    def field(self, z: torch.Tensor, norm: str) -> torch.Tensor:
+        """Kept bins ``(b, R, M, c)`` -> real ``(b, H, W, c)``."""
+        return spectral.irfft2_kept(z, (self.height, self.width), self.modes, norm, True, dim=(1, 2))
+
+    def linear(self, h: torch.Tensor, j0: int, j1: int, layer: int) -> torch.Tensor:
+        """``h: (g, n, 2 n_in)`` -> ``(g, n, 2 n_out)`` through the blocks ``j0:j1`` of layer 1 or 2."""
+        weight = (self.w1 if layer == 1 else self.w2)[j0:j1]
+        bias = self.b1 if layer == 1 else self.b2
+        if bias is None:
+            return torch.bmm(h, weight)
+        return torch.baddbmm(bias[j0:j1], h, weight)
+
+
+class _AFNOTiled(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes):  # type: ignore[override]
+        plan = _Plan(x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes)
+        out = torch.empty_like(x)
+        b = plan.block
+        for n0, n1, j0, j1 in plan.tiles:
+            g, c0, c1 = j1 - j0, j0 * b, j1 * b
+            z = plan.spectrum(x[n0:n1, :, :, c0:c1].contiguous(), norm)
+            bins = torch.view_as_real(z).view(-1, g, 2 * b)  # (n, g, 2b), written in place
+            step = plan.chunk_rows(g, x.element_size())
+            for s in range(0, bins.shape[0], step):
+                chunk = bins[s : s + step].transpose(0, 1)  # (g, n, 2b)
+                h = plan.linear(chunk, j0, j1, 1)
+                if plan.layers == 2:
+                    h = plan.linear(h.relu_(), j0, j1, 2)
+                if threshold > 0:
+                    h = torch.nn.functional.softshrink(h, threshold)
+                chunk.copy_(h)
+            torch.add(x[n0:n1, :, :, c0:c1], plan.field(z, norm), out=out[n0:n1, :, :, c0:c1])
+        ctx.save_for_backward(x, w1, b1, w2, b2)
+        ctx.settings = (modes, norm, threshold, tile_bytes)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):  # type: ignore[override]
+        x, w1, b1, w2, b2 = ctx.saved_tensors
+        modes, norm, threshold, tile_bytes = ctx.settings
+        plan = _Plan(x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes)
+        grad_out = grad_out.contiguous()
+        need_x = ctx.needs_input_grad[0]
+        grad_x = torch.empty_like(x) if need_x else None
+        acc = {
+            name: torch.zeros_like(getattr(plan, name))
+            for name in ("w1", "b1", "w2", "b2")
+            if getattr(plan, name) is not None
+        }
+        adjoint = spectral.adjoint_norm(norm)
+        weights = spectral.real_column_weights(plan.width, modes[1], x.dtype).view(-1, 1)  # over the M axis
+        b = plan.block
+        for n0, n1, j0, j1 in plan.tiles:
+            g, c0, c1 = j1 - j0, j0 * b, j1 * b
+            grad_tile = grad_out[n0:n1, :, :, c0:c1]
+            # d loss / d(kept bins) through the inverse transform: its adjoint is the forward one, weighted.
+            grad_z = plan.spectrum(grad_tile.contiguous(), adjoint).mul_(weights)
+            z = plan.spectrum(x[n0:n1, :, :, c0:c1].contiguous(), norm)
+            bins = torch.view_as_real(z).view(-1, g, 2 * b)
+            grads = torch.view_as_real(grad_z).view(-1, g, 2 * b)
+            step = plan.chunk_rows(g, x.element_size())
+            for s in range(0, bins.shape[0], step):
+                _mlp_backward(plan, bins[s : s + step].transpose(0, 1), grads[s : s + step].transpose(0, 1), j0, j1, acc)
+            if need_x:
+                grad_z.div_(weights)  # the adjoint of the forward transform is the inverse one, divided by them
+                torch.add(grad_tile, plan.field(grad_z, adjoint), out=grad_x[n0:n1, :, :, c0:c1])
+        grad_w1 = _complex_weight_grad(acc["w1"], plan.block, plan.hidden if plan.layers == 2 else plan.block)
+        grad_b1 = acc["b1"].view(plan.blocks, -1, 2).permute(2, 0, 1) if "b1" in acc else None
+        grad_w2 = _complex_weight_grad(acc["w2"], plan.hidden, plan.block) if "w2" in acc else None
+        grad_b2 = acc["b2"].view(plan.blocks, -1, 2).permute(2, 0, 1) if "b2" in acc else None
+        cast = [None if g_ is None else g_.to(p.dtype) for g_, p in ((grad_w1, w1), (grad_b1, b1), (grad_w2, w2), (grad_b2, b2))]
+        return (grad_x, *cast, None, None, None, None)
+
+
+def _mlp_backward(plan: _Plan, z: torch.Tensor, grad: torch.Tensor, j0: int, j1: int, acc: dict) -> None:
+    """Backward of the MLP on one chunk of bins; accumulates weight gradients into ``acc`` and overwrites ``grad``
+    (the gradient at the MLP's output) with the gradient at its input.
+
+    Args:
+        z: ``(g, n, 2b)`` interleaved kept bins of blocks ``j0:j1``.
+        grad: ``(g, n, 2b)``, same layout.
+    """
+    a1 = plan.linear(z, j0, j1, 1)  # recomputed pre-activations
+    if plan.layers == 2:
+        h = a1.relu()
+        a2 = plan.linear(h, j0, j1, 2)
+    else:
+        h, a2 = None, a1
+    g = grad * (a2.abs() > plan.threshold) if plan.threshold > 0 else grad.clone()
+    if plan.layers == 2:
+        acc["w2"][j0:j1].baddbmm_(h.transpose(1, 2), g)
+        if "b2" in acc:
+            acc["b2"][j0:j1] += g.sum(dim=1, keepdim=True)
+        g = torch.bmm(g, plan.w2[j0:j1].transpose(1, 2)).mul_(a1 > 0)
+    acc["w1"][j0:j1].baddbmm_(z.transpose(1, 2), g)
+    if "b1" in acc:
+        acc["b1"][j0:j1] += g.sum(dim=1, keepdim=True)
+    grad.copy_(torch.bmm(g, plan.w1[j0:j1].transpose(1, 2)))

@@ -1,0 +1,159 @@
+"""The tiled CPU path of AFNO2d: same outputs and gradients as the plain autograd path, tiles cover the grid once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from afno_tutorial import AFNO2d, spectral
+from afno_tutorial.mixers import afno_tiled
+
+
+def _pair(dim=16, weight_scale=0.3, tile_bytes=None, **kwargs) -> tuple[AFNO2d, AFNO2d]:
+    """The same mixer twice in float64: tiled (with small tiles when ``tile_bytes``) and plain."""
+    torch.manual_seed(0)
+    tiled = AFNO2d(dim, **kwargs).double()
+    with torch.no_grad():
+        for p in tiled.parameters():  # larger weights so that ReLU and the shrinkage both bite
+            p.mul_(weight_scale / 0.02)
+    plain = AFNO2d(dim, tiled=False, **kwargs).double()
+    plain.load_state_dict(tiled.state_dict())
+    if tile_bytes is not None:
+        tiled.tile_bytes = tile_bytes
+    return tiled, plain
+
+
+CASES = [
+    ((2, 8, 6), dict(num_blocks=4)),
+    ((3, 7, 9), dict(num_blocks=4, hard_thresholding_fraction=0.5)),
+    ((2, 12, 10), dict(num_blocks=2, modes=(3, 2), fft_norm="forward")),
+    ((1, 9, 8), dict(num_blocks=4, fft_norm="backward", hidden_size_factor=2)),
+    ((2, 6, 7), dict(num_blocks=4, mlp_layers=1)),
+    ((2, 8, 8), dict(num_blocks=2, bias=False, sparsity_threshold=0.0)),
+    ((2, 10, 6), dict(num_blocks=8, sparsity_threshold=0.2, hard_thresholding_fraction=0.7)),
+]
+
+
+@pytest.mark.parametrize("tile_bytes", [None, 1, 600])
+@pytest.mark.parametrize("grid, kwargs", CASES)
+def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, tile_bytes):
+    # tile_bytes=1: one sample of one block per tile; 600: several blocks of all samples, or a batch split.
+    tiled, plain = _pair(tile_bytes=tile_bytes, **kwargs)
+    batch, height, width = grid
+    x = torch.randn(batch, height, width, 16, dtype=torch.float64)
+    grad = torch.randn_like(x)
+    results = []
+    for mixer in (tiled, plain):
+        xi = x.clone().requires_grad_()
+        y = mixer(xi)
+        y.backward(grad)
+        results.append((y.detach(), xi.grad, {n: p.grad for n, p in mixer.named_parameters()}))
+    (y_t, gx_t, gp_t), (y_p, gx_p, gp_p) = results
+    torch.testing.assert_close(y_t, y_p, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx_t, gx_p, rtol=1e-10, atol=1e-10)
+    assert gp_t.keys() == gp_p.keys()
+    for name in gp_p:
+        assert gp_p[name].abs().sum() > 0, name  # every parameter matters in these settings
+        torch.testing.assert_close(gp_t[name], gp_p[name], rtol=1e-10, atol=1e-10, msg=name)
+
+
+def test_gradcheck_through_several_tiles():
+    tiled, _ = _pair(8, num_blocks=2, hard_thresholding_fraction=0.6, tile_bytes=1)
+    x = torch.randn(2, 5, 6, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(tiled, (x,))
+    params = [tiled.w1, tiled.b1, tiled.w2, tiled.b2]
+    assert torch.autograd.gradcheck(
+        lambda *p: afno_tiled.afno_tiled(x.detach(), *p, modes=(2, 3), norm="ortho", sparsity_threshold=0.01, tile_bytes=1),
+        params,
+    )
+
+
+def test_gradient_of_only_the_input_or_only_the_weights():
+    tiled, plain = _pair(num_blocks=4)
+    x = torch.randn(1, 6, 6, 16, dtype=torch.float64)
+    for mixer in (tiled, plain):
+        mixer.requires_grad_(False)
+    xi = x.clone().requires_grad_()
+    tiled(xi).sum().backward()
+    xp = x.clone().requires_grad_()
+    plain(xp).sum().backward()
+    torch.testing.assert_close(xi.grad, xp.grad)
+    tiled.requires_grad_(True)
+    plain.requires_grad_(True)
+    tiled(x).sum().backward()
+    plain(x).sum().backward()
+    torch.testing.assert_close(tiled.w1.grad, plain.w1.grad)
+
+
+def test_float32_weights_with_float64_input_give_float32_gradients():
+    torch.manual_seed(0)
+    mixer = AFNO2d(16, num_blocks=4)
+    x = torch.randn(1, 6, 6, 16, dtype=torch.float64, requires_grad=True)
+    y = mixer(x)
+    assert y.dtype == torch.float64
+    y.sum().backward()
+    assert mixer.w1.grad.dtype == torch.float32 and x.grad.dtype == torch.float64
+
+
+@pytest.mark.parametrize("batch, blocks, sample_bytes, tile_bytes", [
+    (1, 8, 100, 1000), (4, 8, 100, 1000), (4, 8, 100, 250), (3, 8, 100, 50), (5, 3, 7, 10**9), (1, 1, 10, 1),
+])  # fmt: skip
+def test_tiles_cover_every_sample_and_block_once_within_budget(batch, blocks, sample_bytes, tile_bytes):
+    tiles = afno_tiled.plan_tiles(batch, blocks, sample_bytes, tile_bytes)
+    seen = torch.zeros(batch, blocks, dtype=torch.long)
+    for b0, b1, j0, j1 in tiles:
+        assert 0 <= b0 < b1 <= batch and 0 <= j0 < j1 <= blocks
+        seen[b0:b1, j0:j1] += 1
+        # Within the budget unless a single sample's block is already larger.
+        assert (b1 - b0) * (j1 - j0) * sample_bytes <= max(tile_bytes, sample_bytes)
+    assert (seen == 1).all()
+
+
+def test_real_block_weight_is_the_complex_product_on_interleaved_parts():
+    w = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    z = torch.randn(7, 3, 4, dtype=torch.complex128)
+    expected = torch.einsum("nki,kio->nko", z, torch.complex(w[0], w[1]))
+    real = torch.einsum("nki,kio->nko", torch.view_as_real(z).flatten(-2), afno_tiled.real_block_weight(w))
+    torch.testing.assert_close(real, torch.view_as_real(expected).flatten(-2))
+
+
+@pytest.mark.parametrize("norm", ["ortho", "forward", "backward"])
+@pytest.mark.parametrize("size, modes", [((8, 8), (5, 5)), ((9, 7), (3, 2)), ((6, 10), (4, 6))])
+def test_truncated_transforms_and_their_adjoints(norm, size, modes):
+    # <irfft2_kept(z), y> == <z, rfft2_kept(y) * weights> and <rfft2_kept(x), z> == <x, irfft2_kept(z / weights)>
+    # (real inner products, adjoint norm): the identities the tiled backward is built on.
+    height, width = size
+    adjoint = spectral.adjoint_norm(norm)
+    weights = spectral.real_column_weights(width, modes[1], torch.float64)
+    x = torch.randn(2, height, width, 3, dtype=torch.float64)
+    z = spectral.rfft2_kept(torch.randn_like(x), modes, norm, dim=(1, 2))
+    z = z + 0.5j * torch.randn_like(z.real)  # not the spectrum of a real field: Hermitian projection included
+
+    def inner(a, b):
+        return (torch.view_as_real(a) * torch.view_as_real(b)).sum() if a.is_complex() else (a * b).sum()
+
+    field = spectral.irfft2_kept(z, size, modes, norm, dim=(1, 2))
+    lhs, rhs = inner(field, x), inner(z, spectral.rfft2_kept(x, modes, adjoint, dim=(1, 2)) * weights.view(-1, 1))
+    torch.testing.assert_close(lhs, rhs)
+    lhs = inner(spectral.rfft2_kept(x, modes, norm, dim=(1, 2)), z)
+    rhs = inner(x, spectral.irfft2_kept(z / weights.view(-1, 1), size, modes, adjoint, dim=(1, 2)))
+    torch.testing.assert_close(lhs, rhs)
+
+
+def test_channels_last_transforms_equal_channels_first():
+    x = torch.randn(2, 9, 8, 3, dtype=torch.float64)
+    first = spectral.rfft2_kept(x.permute(0, 3, 1, 2), (3, 4))
+    last = spectral.rfft2_kept(x, (3, 4), dim=(1, 2))
+    torch.testing.assert_close(last.permute(0, 3, 1, 2), first)
+    torch.testing.assert_close(
+        spectral.irfft2_kept(last, (9, 8), (3, 4), dim=(1, 2)).permute(0, 3, 1, 2),
+        spectral.irfft2_kept(first, (9, 8), (3, 4)),
+    )
+
+
+def test_plain_path_is_used_when_asked_and_off_cpu_only():
+    mixer = AFNO2d(16, num_blocks=4)
+    x = torch.randn(1, 6, 6, 16)
+    assert mixer._use_tiled(x)
+    assert not AFNO2d(16, num_blocks=4, tiled=False)._use_tiled(x)
+    assert not mixer._use_tiled(torch.empty(1, 6, 6, 16, device="meta"))
