@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from . import flops as flops_mod
+from . import spectral
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
@@ -56,16 +57,24 @@ class FFTRoundTrip(nn.Module):
     """``irfft2(rfft2(x))`` of the token tensor's memory read as ``(B, C, H, W)``: the FFT's fastest layout, no copies.
 
     The floor any FFT-based mixer pays; input and output ``(B, H, W, C)`` only to share the benchmark's interface.
+    With ``hard_thresholding_fraction < 1`` only the kept bins are computed and transformed back
+    (``spectral.rfft2_kept`` / ``irfft2_kept``, the kept set of ``AFNO2d`` at that fraction): what truncation
+    saves in the transforms themselves.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0) -> None:
         super().__init__()
         self.dim = dim
+        self.fraction = spectral.check_fraction(hard_thresholding_fraction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, height, width, channels = x.shape
-        xc = x.reshape(batch, channels, height, width)  # a reinterpretation, not a transpose
-        y = torch.fft.irfft2(torch.fft.rfft2(xc.float(), norm="ortho"), s=(height, width), norm="ortho")
+        xc = x.reshape(batch, channels, height, width).float()  # a reinterpretation, not a transpose
+        if self.fraction == 1.0:
+            y = torch.fft.irfft2(torch.fft.rfft2(xc, norm="ortho"), s=(height, width), norm="ortho")
+        else:
+            modes = spectral.modes_from_fraction(height, width, self.fraction)
+            y = spectral.irfft2_kept(spectral.rfft2_kept(xc, modes), (height, width), modes)
         return y.reshape(x.shape).to(x.dtype)
 
 
@@ -151,7 +160,8 @@ def theoretical_flops(module: nn.Module, grid: int, batch: int, mode: str) -> fl
     """Forward FLOPs (x3 for forward+backward) from :func:`afno_tutorial.flops.mixer_flops`; ``None`` if unknown."""
     factor = 3.0 if mode == "backward" else 1.0
     if isinstance(module, FFTRoundTrip):
-        return factor * batch * module.dim * 2 * flops_mod.rfft2_flops(grid, grid)
+        columns = spectral.modes_from_fraction(grid, grid, module.fraction)[1]
+        return factor * batch * module.dim * 2 * flops_mod.rfft2_flops(grid, grid, columns)
     if isinstance(module, ReferenceAFNO2d):
         module = module.inner
     try:
@@ -557,6 +567,8 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     add("attention forward / AFNO forward (>=)", None if attn is None else attn / afno, 100.0, False)
     half = get("afno:hard_thresholding_fraction=0.5", "forward")
     add("AFNO fraction 0.5 / fraction 1 forward (<=)", None if half is None else half / afno, 0.6, True)
+    low = get("roundtrip:hard_thresholding_fraction=0.5", "forward")
+    add("FFT round trip fraction 0.5 / fraction 1 (info)", None if low is None or not floor else low / floor, math.inf, True)
     add("AFNO forward peak memory / input (<=)", get("afno", "forward", "memory_ratio"), 3.0, True)
     return checks
 

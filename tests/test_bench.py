@@ -18,6 +18,7 @@ from afno_tutorial import AFNO2d, spectral  # noqa: E402
 from afno_tutorial.bench import (  # noqa: E402
     CSV_FIELDS,
     FFTRoundTrip,
+    theoretical_flops,
     ReferenceAFNO2d,
     fit_slope,
     format_table,
@@ -122,6 +123,12 @@ def test_baselines_compute_what_they_claim() -> None:
     torch.manual_seed(0)
     x = torch.randn(2, 6, 8, 16)
     assert torch.allclose(FFTRoundTrip(16)(x), x, atol=1e-5)
+    # Truncated: a low-pass of the memory read as (B, C, H, W), keeping exactly AFNO2d's set at that fraction.
+    low = FFTRoundTrip(16, hard_thresholding_fraction=0.5)(x).reshape(2, 16, 6, 8)
+    kept = spectral.kept_mode_mask(6, 8, spectral.modes_from_fraction(6, 8, 0.5))
+    expected = torch.fft.rfft2(x.reshape(2, 16, 6, 8), norm="ortho") * kept
+    torch.testing.assert_close(torch.fft.rfft2(low, norm="ortho"), expected, atol=1e-5, rtol=1e-5)
+    assert theoretical_flops(FFTRoundTrip(16, 0.5), 16, 1, "forward") < theoretical_flops(FFTRoundTrip(16), 16, 1, "forward")
     ref = ReferenceAFNO2d(16, num_blocks=4)
     with torch.no_grad():
         for p in ref.parameters():
