@@ -83,6 +83,11 @@ plot_flop_curves(curves, device_rate=50e9);
 # (peak resident memory minus what was resident before). A configuration whose predicted time or memory is over
 # budget is **skipped** and recorded with its estimate, so nothing hangs. `roundtrip` is a bare `rfft2` + `irfft2`
 # of the same tensor: the floor under every FFT mixer.
+#
+# On a CPU the library's `AFNO2d` works tile by tile: its channel MLP is block-diagonal, so each block of channels
+# is an independent FFT, MLP and inverse FFT, and doing one block at a time keeps the temporaries in cache
+# (`afno_tutorial/mixers/afno_tiled.py`, with a hand-written backward pass). That is why it can come out close to,
+# or even under, the `roundtrip` of the whole tensor, whose full-size spectra live in main memory.
 
 # %%
 results = bench.run_benchmark(["afno", "attention", "gfn", "fno", "roundtrip"], GRIDS, dim=DIM,
@@ -119,8 +124,10 @@ print("attention / AFNO time:", {n: f"{ratio[n] / afno_t[n]:.1f}x" for n in rati
 # ## 4. What the knobs cost
 #
 # `hard_thresholding_fraction` keeps that fraction of the frequencies on each axis, so about its square of the
-# bins go through the MLP; `num_blocks` $k$ divides the MLP's cost by $k$. The FFTs are paid in full either way,
-# which is why the measured time falls less than the FLOP count.
+# bins go through the MLP; `num_blocks` $k$ divides the MLP's cost by $k$. Reading the input, writing the output
+# and the transforms along the half-spectrum axis are paid in full either way (the `roundtrip` baseline at
+# fraction 0.5 in `benchmarks/` shows that the bare transforms hardly get cheaper), which is why the measured time
+# falls much less than the FLOP count.
 
 # %%
 sweep_grid = 16 if FAST else 128
@@ -138,8 +145,9 @@ plot_sweep(blocks);
 # targets checked) comes from the CLI; the results of this project's run are in `benchmarks/`:
 #
 # ```bash
-# python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip afno_reference \
-#     attention gfn fno --grids 16 32 64 128 256 --modes forward backward --out benchmarks/mine
+# python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \
+#     "roundtrip:hard_thresholding_fraction=0.5" afno_reference attention gfn fno --grids 16 32 64 128 256 \
+#     --modes forward backward --out benchmarks/mine
 # python -m afno_tutorial.bench --device cuda --dtype bfloat16 --grids 64 128 256 512   # on a GPU
 # ```
 #
@@ -168,7 +176,7 @@ plot_sweep(blocks);
 # print(bench.slopes(fb))
 # ```
 # Yes: the backward pass is made of the same FFTs and batched matmuls (transposed), so it scales the same way and
-# costs roughly 2-3x the forward.
+# costs roughly 3x the forward (AFNO's backward recomputes each tile's spectrum instead of storing it).
 # </details>
 #
 # 3. With `mixer_flops`, find the number of tokens at which attention's FLOPs equal AFNO's for $C = 256$ and

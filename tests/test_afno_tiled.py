@@ -12,7 +12,7 @@ from afno_tutorial.mixers import afno_tiled
 def _pair(dim=16, weight_scale=0.3, tile_bytes=None, **kwargs) -> tuple[AFNO2d, AFNO2d]:
     """The same mixer twice in float64: tiled (with small tiles when ``tile_bytes``) and plain."""
     torch.manual_seed(0)
-    tiled = AFNO2d(dim, **kwargs).double()
+    tiled = AFNO2d(dim, tiled=True, **kwargs).double()
     with torch.no_grad():
         for p in tiled.parameters():  # larger weights so that ReLU and the shrinkage both bite
             p.mul_(weight_scale / 0.02)
@@ -37,7 +37,7 @@ CASES = [
 @pytest.mark.parametrize("tile_bytes", [None, 1, 600])
 @pytest.mark.parametrize("grid, kwargs", CASES)
 def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, tile_bytes):
-    # tile_bytes=1: one sample of one block per tile; 600: several blocks of all samples, or a batch split.
+    # tile_bytes=1: one sample of one block per tile; 600: all samples of a block per tile, or a batch split.
     tiled, plain = _pair(tile_bytes=tile_bytes, **kwargs)
     batch, height, width = grid
     x = torch.randn(batch, height, width, 16, dtype=torch.float64)
@@ -87,7 +87,7 @@ def test_gradient_of_only_the_input_or_only_the_weights():
 
 def test_float32_weights_with_float64_input_give_float32_gradients():
     torch.manual_seed(0)
-    mixer = AFNO2d(16, num_blocks=4)
+    mixer = AFNO2d(16, num_blocks=4, tiled=True)
     x = torch.randn(1, 6, 6, 16, dtype=torch.float64, requires_grad=True)
     y = mixer(x)
     assert y.dtype == torch.float64
@@ -97,12 +97,13 @@ def test_float32_weights_with_float64_input_give_float32_gradients():
 
 @pytest.mark.parametrize("batch, blocks, sample_bytes, tile_bytes", [
     (1, 8, 100, 1000), (4, 8, 100, 1000), (4, 8, 100, 250), (3, 8, 100, 50), (5, 3, 7, 10**9), (1, 1, 10, 1),
+    (7, 2, 0, 10),
 ])  # fmt: skip
 def test_tiles_cover_every_sample_and_block_once_within_budget(batch, blocks, sample_bytes, tile_bytes):
     tiles = afno_tiled.plan_tiles(batch, blocks, sample_bytes, tile_bytes)
     seen = torch.zeros(batch, blocks, dtype=torch.long)
     for b0, b1, j0, j1 in tiles:
-        assert 0 <= b0 < b1 <= batch and 0 <= j0 < j1 <= blocks
+        assert 0 <= b0 < b1 <= batch and j1 == j0 + 1 and 0 <= j0 < blocks
         seen[b0:b1, j0:j1] += 1
         # Within the budget unless a single sample's block is already larger.
         assert (b1 - b0) * (j1 - j0) * sample_bytes <= max(tile_bytes, sample_bytes)
@@ -151,9 +152,14 @@ def test_channels_last_transforms_equal_channels_first():
     )
 
 
-def test_plain_path_is_used_when_asked_and_off_cpu_only():
-    mixer = AFNO2d(16, num_blocks=4)
+def test_path_choice_by_flag_size_and_device():
     x = torch.randn(1, 6, 6, 16)
-    assert mixer._use_tiled(x)
+    assert AFNO2d(16, num_blocks=4, tiled=True)._use_tiled(x)
     assert not AFNO2d(16, num_blocks=4, tiled=False)._use_tiled(x)
-    assert not mixer._use_tiled(torch.empty(1, 6, 6, 16, device="meta"))
+    auto = AFNO2d(16, num_blocks=4)
+    assert not auto._use_tiled(x)  # small: the plain path
+    large = torch.empty(1, 1, afno_tiled.TILED_MIN_BYTES // 64 + 1, 16)
+    assert auto._use_tiled(large) and not AFNO2d(16, num_blocks=4, tiled=False)._use_tiled(large)
+    assert not AFNO2d(16, num_blocks=4, tiled=True)._use_tiled(torch.empty(1, 6, 6, 16, device="meta"))
+    with pytest.raises(TypeError, match="tiled"):
+        AFNO2d(16, tiled="yes")

@@ -26,9 +26,12 @@ from torch.autograd.function import once_differentiable
 
 from .. import spectral
 
-# Bytes of one tile's input; its spectrum and output are about as large again each. Measured on a 2-core x86 CPU
-# (32 MiB L3) at 65,536 tokens and C=256: 8 MiB tiles are fastest (see benchmarks/README.md).
+# Bytes of one tile's input; its spectrum and output are about as large again each. On a 2-core x86 CPU (2 MiB L2
+# per core, 32 MiB L3) at 65,536 tokens and C=256, 4, 8 and 16 MiB tiles time within noise of each other.
 DEFAULT_TILE_BYTES = 8 << 20
+# Inputs from this size on take the tiled path by default. Below it the plain path's full-size temporaries still
+# fit in the last-level cache and it is as fast or faster (measured on the same CPU for training-sized batches).
+TILED_MIN_BYTES = 16 << 20
 # Bytes of hidden activations per chunk of bins in the MLP (a core's L2 cache).
 _CHUNK_BYTES = 1 << 19
 
@@ -63,21 +66,19 @@ def _interleave(bias: torch.Tensor) -> torch.Tensor:
 
 
 def plan_tiles(batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int) -> list[tuple[int, int, int, int]]:
-    """Split the (sample, channel block) grid into tiles of about ``tile_bytes`` of input each.
+    """Split the (sample, channel block) grid into tiles of one block and about ``tile_bytes`` of input each.
+
+    One block per tile: ``rfft2`` over channels-last data is fast only while few channels are interleaved (32
+    and fewer), and a block is the MLP's unit. All samples of a block go in one tile while they fit in
+    ``tile_bytes``; beyond that the samples are split.
 
     Args:
         sample_block_bytes: bytes of one sample's one block, ``H * W * b * element_size``.
 
     Returns:
         ``[(b0, b1, j0, j1), ...]``: samples ``b0:b1`` and blocks ``j0:j1`` of each tile, covering the grid once.
-        Whole samples first (more blocks per tile), then fewer samples per tile when one block of all samples is
-        already larger than ``tile_bytes``.
     """
-    all_samples = batch * sample_block_bytes
-    if all_samples <= tile_bytes:
-        blocks = max(1, min(num_blocks, tile_bytes // all_samples))
-        return [(0, batch, j, min(j + blocks, num_blocks)) for j in range(0, num_blocks, blocks)]
-    samples = max(1, tile_bytes // sample_block_bytes)
+    samples = max(1, min(batch, tile_bytes // max(1, sample_block_bytes)))
     return [(b, min(b + samples, batch), j, j + 1) for j in range(num_blocks) for b in range(0, batch, samples)]
 
 
