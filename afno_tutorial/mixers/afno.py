@@ -178,9 +178,11 @@ class AFNO2d(nn.Module):
             else:
                 h = torch.view_as_complex(torch.relu(torch.view_as_real(h)))
             h = _complex_block_matmul(self.w2, h, self.b2)
-        if out is not None and self.sparsity_threshold > 0 and hasattr(torch._C._nn, "softshrink"):
-            # The soft-shrink writes straight into the output slice: one pass instead of shrink-then-copy.
-            torch._C._nn.softshrink(torch.view_as_real(h), self.sparsity_threshold, out=torch.view_as_real(out))
+        if out is not None and self.sparsity_threshold > 0:
+            # Soft-shrink written straight into the output slice, no temporary: S(h) = h - clamp(h, -lambda, lambda).
+            lam, real, target = self.sparsity_threshold, torch.view_as_real(h), torch.view_as_real(out)
+            torch.clamp(real, -lam, lam, out=target)
+            torch.sub(real, target, out=target)
             return out
         if self.sparsity_threshold > 0:
             h = torch.view_as_complex(F.softshrink(torch.view_as_real(h), lambd=self.sparsity_threshold))
