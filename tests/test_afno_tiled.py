@@ -163,3 +163,22 @@ def test_path_choice_by_flag_size_and_device():
     assert not AFNO2d(16, num_blocks=4, tiled=True)._use_tiled(torch.empty(1, 6, 6, 16, device="meta"))
     with pytest.raises(TypeError, match="tiled"):
         AFNO2d(16, tiled="yes")
+
+
+def test_torch_func_transforms_take_the_plain_path_and_agree():
+    tiled, plain = _pair(num_blocks=4)
+    x = torch.randn(1, 6, 6, 16, dtype=torch.float64)
+    grad_func = torch.func.grad(lambda xx: tiled(xx).pow(2).sum())(x)
+    xp = x.clone().requires_grad_()
+    plain(xp).pow(2).sum().backward()
+    torch.testing.assert_close(grad_func, xp.grad)
+    batched = torch.func.vmap(tiled)(x.expand(3, -1, -1, -1, -1))
+    torch.testing.assert_close(batched[1], tiled(x))
+
+
+def test_double_backward_is_refused_with_a_clear_error():
+    tiled, _ = _pair(num_blocks=4)
+    x = torch.randn(1, 6, 6, 16, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(tiled(x).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        g.sum().backward()

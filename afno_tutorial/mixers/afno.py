@@ -41,7 +41,9 @@ class AFNO2d(nn.Module):
             (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory near the
             output's size); ``False``: the plain whole-tensor computation that autograd differentiates, which is
             also the path on other devices and under ``torch.compile``; ``None`` (default): tiled on CPU for
-            inputs of more than 16 MiB, where it pays. Both give the same numbers (tested).
+            inputs of more than 16 MiB, where it pays. Both give the same numbers (tested). The tiled backward is
+            first-order only: for double backward (e.g. gradient penalties) pass ``False``; ``torch.func``
+            transforms switch to the plain path by themselves.
 
     Parameters are named and shaped as in the reference implementation so its state_dicts load unchanged:
     ``w1 (2, k, b, b*f)``, ``b1 (2, k, b*f)``, ``w2 (2, k, b*f, b)``, ``b2 (2, k, b)`` with ``b = dim // k``
@@ -141,7 +143,10 @@ class AFNO2d(nn.Module):
 
     def _use_tiled(self, x: torch.Tensor) -> bool:
         compiling = getattr(torch, "compiler", None) is not None and torch.compiler.is_compiling()
-        if self.tiled is False or x.device.type != "cpu" or compiling:
+        # The tiled path's backward is hand-written and first-order: torch.func transforms (vmap, grad, jacrev)
+        # take the plain path, which autograd differentiates to any order.
+        transformed = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)()
+        if self.tiled is False or x.device.type != "cpu" or compiling or transformed:
             return False
         return self.tiled is True or x.numel() * x.element_size() > TILED_MIN_BYTES
 
