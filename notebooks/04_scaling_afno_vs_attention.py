@@ -84,10 +84,11 @@ plot_flop_curves(curves, device_rate=50e9);
 # budget is **skipped** and recorded with its estimate, so nothing hangs. `roundtrip` is a bare `rfft2` + `irfft2`
 # of the same tensor: the floor under every FFT mixer.
 #
-# On a CPU the library's `AFNO2d` works tile by tile: its channel MLP is block-diagonal, so each block of channels
-# is an independent FFT, MLP and inverse FFT, and doing one block at a time keeps the temporaries in cache
-# (`afno_tutorial/mixers/afno_tiled.py`, with a hand-written backward pass). That is why it can come out close to,
-# or even under, the `roundtrip` of the whole tensor, whose full-size spectra live in main memory.
+# On a CPU the library's `AFNO2d` works tile by tile on large inputs: its channel MLP is block-diagonal, so each
+# block of channels is an independent FFT, MLP and inverse FFT, and doing one block at a time keeps the
+# temporaries in cache (`afno_tutorial/mixers/afno_tiled.py`, with a hand-written backward pass). That is why it
+# can come out close to, or even under, the `roundtrip` of the whole tensor, whose full-size spectra live in main
+# memory.
 
 # %%
 results = bench.run_benchmark(["afno", "attention", "gfn", "fno", "roundtrip"], GRIDS, dim=DIM,
@@ -96,6 +97,15 @@ print(bench.format_table(results))
 
 # %%
 plot_scaling(results);
+
+# %% [markdown]
+# The same maths, two implementations: `tiled=False` is the plain whole-tensor computation (what runs on a GPU
+# and under `torch.compile`), `tiled=True` the tile-by-tile one. Same outputs, different time and peak memory:
+
+# %%
+paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"], [GRIDS[-1]], dim=DIM,
+                            repeats=3, memory=True)
+print(bench.format_table(paths))
 
 # %% [markdown]
 # Read the slopes in the legend: about 1 for the FFT mixers (the $\log N$ factor barely bends a log-log line),
