@@ -8,6 +8,7 @@ from afno_tutorial.convolution import (
     fft_conv2d,
     kernel_spectrum,
     time_convolutions,
+    without_onednn,
 )
 
 
@@ -68,3 +69,16 @@ def test_flop_counts_grow_as_expected():
     small, big = conv_flops((64, 64), 3), conv_flops((64, 64), 31)
     assert big["direct"] / small["direct"] == pytest.approx((31 / 3) ** 2)
     assert big["fft"] == small["fft"]
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_both_cpu_convolution_back_ends_compute_the_same_thing(size):
+    # time_convolutions keeps the faster of oneDNN and ATen's own kernel: they must agree for that to be fair.
+    image, kernel = torch.rand(2, 12, 10), torch.rand(size, size)
+    with_onednn = circular_conv2d(image, kernel)
+    with without_onednn():
+        assert not torch.backends.mkldnn.enabled
+        without = circular_conv2d(image, kernel)
+    assert torch.backends.mkldnn.enabled
+    torch.testing.assert_close(with_onednn, without)
+    torch.testing.assert_close(without, fft_conv2d(image, kernel), rtol=1e-4, atol=1e-4)
