@@ -568,7 +568,8 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     half = get("afno:hard_thresholding_fraction=0.5", "forward")
     add("AFNO fraction 0.5 / fraction 1 forward (<=)", None if half is None else half / afno, 0.6, True)
     low = get("roundtrip:hard_thresholding_fraction=0.5", "forward")
-    add("FFT round trip fraction 0.5 / fraction 1 (info)", None if low is None or not floor else low / floor, math.inf, True)
+    low_ratio = None if low is None or not floor else low / floor
+    add("FFT round trip fraction 0.5 / fraction 1 (info)", low_ratio, math.inf, True)
     add("AFNO forward peak memory / input (<=)", get("afno", "forward", "memory_ratio"), 3.0, True)
     return checks
 

@@ -137,7 +137,8 @@ def _best_direct_time(image: torch.Tensor, kernel: torch.Tensor, repeats: int) -
     own kernel takes 0.01 ms) and much faster for large ones.
     """
     best = _best_time(lambda: circular_conv2d(image, kernel), repeats)
-    if image.device.type == "cpu" and torch.backends.mkldnn.is_available() and max(kernel.shape) <= _NATIVE_CONV_MAX_KERNEL:
+    small = max(kernel.shape) <= _NATIVE_CONV_MAX_KERNEL
+    if image.device.type == "cpu" and torch.backends.mkldnn.is_available() and small:
         with without_onednn():
             best = min(best, _best_time(lambda: circular_conv2d(image, kernel), repeats))
     return best

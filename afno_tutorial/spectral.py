@@ -151,7 +151,8 @@ def rfft2_kept(
     height, width = x.shape[row_dim], x.shape[col_dim]
     m_y, m_x = modes
     if m_x == width // 2 + 1:
-        z = torch.fft.rfft2(x, dim=(row_dim, col_dim), norm=norm)  # one 2-D transform is the fastest when all columns stay
+        # One 2-D transform is the fastest when all columns stay.
+        z = torch.fft.rfft2(x, dim=(row_dim, col_dim), norm=norm)
     else:
         # Transform the half-spectrum axis first, then only the kept columns along the rows.
         z = torch.fft.rfft(x, dim=col_dim, norm=norm).narrow(col_dim, 0, m_x)

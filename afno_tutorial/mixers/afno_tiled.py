@@ -60,12 +60,19 @@ def _complex_weight_grad(grad: torch.Tensor, n_in: int, n_out: int) -> torch.Ten
     return torch.stack((g[:, :, 0, :, 0] + g[:, :, 1, :, 1], g[:, :, 0, :, 1] - g[:, :, 1, :, 0]))
 
 
+def _split_bias_grad(grad: torch.Tensor | None, blocks: int) -> torch.Tensor | None:
+    """The gradient of :func:`_interleave`'s input: ``(k, 1, 2n) -> (2, k, n)``."""
+    return None if grad is None else grad.view(blocks, -1, 2).permute(2, 0, 1)
+
+
 def _interleave(bias: torch.Tensor) -> torch.Tensor:
     """``(2, k, n)`` real/imaginary biases -> ``(k, 1, 2n)`` interleaved (broadcast over bins)."""
     return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2).unsqueeze(1)
 
 
-def plan_tiles(batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int) -> list[tuple[int, int, int, int]]:
+def plan_tiles(
+    batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int
+) -> list[tuple[int, int, int, int]]:
     """Split the (sample, channel block) grid into tiles of one block and about ``tile_bytes`` of input each.
 
     One block per tile: ``rfft2`` over channels-last data is fast only while few channels are interleaved (32
@@ -116,12 +123,22 @@ def afno_tiled(
 class _Plan:
     """Sizes and real-matrix weights shared by the forward and backward passes."""
 
-    def __init__(self, x: torch.Tensor, w1: torch.Tensor, b1, w2, b2, modes, norm: str, threshold: float, tile_bytes: int):
+    def __init__(
+        self,
+        x: torch.Tensor,
+        w1: torch.Tensor,
+        b1: torch.Tensor | None,
+        w2: torch.Tensor | None,
+        b2: torch.Tensor | None,
+        modes: tuple[int, int],
+        threshold: float,
+        tile_bytes: int,
+    ) -> None:
         self.batch, self.height, self.width, channels = x.shape
         self.blocks, self.block, self.hidden = w1.shape[1], w1.shape[2], w1.shape[3]
         if channels != self.blocks * self.block:
             raise ValueError(f"x: expected {self.blocks * self.block} channels, got {channels}")
-        self.modes, self.norm, self.threshold = modes, norm, threshold
+        self.modes, self.threshold = modes, threshold
         self.layers = 1 if w2 is None else 2
         dtype = x.dtype
         self.w1 = real_block_weight(w1.to(dtype))  # (k, 2b, 2h)
@@ -155,7 +172,7 @@ class _Plan:
 class _AFNOTiled(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes):  # type: ignore[override]
-        plan = _Plan(x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes)
+        plan = _Plan(x, w1, b1, w2, b2, modes, threshold, tile_bytes)
         out = torch.empty_like(x)
         b = plan.block
         for n0, n1, j0, j1 in plan.tiles:
@@ -168,9 +185,10 @@ class _AFNOTiled(torch.autograd.Function):
                 h = plan.linear(chunk, j0, j1, 1)
                 if plan.layers == 2:
                     h = plan.linear(h.relu_(), j0, j1, 2)
-                if threshold > 0:
-                    h = torch.nn.functional.softshrink(h, threshold)
-                chunk.copy_(h)
+                if threshold > 0:  # soft-shrink into the spectrum in place: S(h) = h - clamp(h, -lambda, lambda)
+                    torch.sub(h, torch.clamp(h, -threshold, threshold, out=chunk), out=chunk)
+                else:
+                    chunk.copy_(h)
             torch.add(x[n0:n1, :, :, c0:c1], plan.field(z, norm), out=out[n0:n1, :, :, c0:c1])
         ctx.save_for_backward(x, w1, b1, w2, b2)
         ctx.settings = (modes, norm, threshold, tile_bytes)
@@ -181,7 +199,7 @@ class _AFNOTiled(torch.autograd.Function):
     def backward(ctx, grad_out):  # type: ignore[override]
         x, w1, b1, w2, b2 = ctx.saved_tensors
         modes, norm, threshold, tile_bytes = ctx.settings
-        plan = _Plan(x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes)
+        plan = _Plan(x, w1, b1, w2, b2, modes, threshold, tile_bytes)
         grad_out = grad_out.contiguous()
         need_x = ctx.needs_input_grad[0]
         grad_x = torch.empty_like(x) if need_x else None
@@ -203,15 +221,18 @@ class _AFNOTiled(torch.autograd.Function):
             grads = torch.view_as_real(grad_z).view(-1, g, 2 * b)
             step = plan.chunk_rows(g, x.element_size())
             for s in range(0, bins.shape[0], step):
-                _mlp_backward(plan, bins[s : s + step].transpose(0, 1), grads[s : s + step].transpose(0, 1), j0, j1, acc)
+                chunk, grad_chunk = bins[s : s + step].transpose(0, 1), grads[s : s + step].transpose(0, 1)
+                _mlp_backward(plan, chunk, grad_chunk, j0, j1, acc)
             if need_x:
                 grad_z.div_(weights)  # the adjoint of the forward transform is the inverse one, divided by them
                 torch.add(grad_tile, plan.field(grad_z, adjoint), out=grad_x[n0:n1, :, :, c0:c1])
-        grad_w1 = _complex_weight_grad(acc["w1"], plan.block, plan.hidden if plan.layers == 2 else plan.block)
-        grad_b1 = acc["b1"].view(plan.blocks, -1, 2).permute(2, 0, 1) if "b1" in acc else None
-        grad_w2 = _complex_weight_grad(acc["w2"], plan.hidden, plan.block) if "w2" in acc else None
-        grad_b2 = acc["b2"].view(plan.blocks, -1, 2).permute(2, 0, 1) if "b2" in acc else None
-        cast = [None if g_ is None else g_.to(p.dtype) for g_, p in ((grad_w1, w1), (grad_b1, b1), (grad_w2, w2), (grad_b2, b2))]
+        grads_out = (
+            _complex_weight_grad(acc["w1"], plan.block, plan.hidden),
+            _split_bias_grad(acc.get("b1"), plan.blocks),
+            _complex_weight_grad(acc["w2"], plan.hidden, plan.block) if "w2" in acc else None,
+            _split_bias_grad(acc.get("b2"), plan.blocks),
+        )
+        cast = [None if g_ is None else g_.to(p.dtype) for g_, p in zip(grads_out, (w1, b1, w2, b2))]
         return (grad_x, *cast, None, None, None, None)
 
 
