@@ -39,8 +39,10 @@ if "google.colab" in sys.modules:
 # %matplotlib inline
 
 # %%
+import torch
+
 from afno_tutorial import AFNO2d, SelfAttention2d, GlobalFilter2d, SpectralConv2d, fast_mode, describe_device
-from afno_tutorial import bench
+from afno_tutorial import bench, spectral
 from afno_tutorial.flops import mixer_flops
 from afno_tutorial.viz.scaling import plot_flop_curves, plot_scaling, plot_sweep
 
@@ -99,8 +101,15 @@ print(bench.format_table(results))
 plot_scaling(results);
 
 # %% [markdown]
-# The same maths, two implementations: `tiled=False` is the plain whole-tensor computation (what runs on a GPU
-# and under `torch.compile`), `tiled=True` the tile-by-tile one. Same outputs, different time and peak memory:
+# Read the slopes in the legend: about 1 for the FFT mixers (the $\log N$ factor barely bends a log-log line),
+# about 2 for attention once $N$ is large enough for the $N^2$ term to dominate (at small grids fixed overheads
+# flatten every curve, so the fit uses grids of at least 32x32). Open markers are configurations that were
+# skipped, drawn at their estimate.
+#
+# ### The same maths, two implementations
+#
+# `tiled=False` is the plain whole-tensor computation (what runs on a GPU and under `torch.compile`); `tiled=True`
+# the tile-by-tile one (the CPU default above 16 MiB of input). Same outputs, different time and peak memory:
 
 # %%
 paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"], [GRIDS[-1]], dim=DIM,
@@ -108,11 +117,31 @@ paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"]
 print(bench.format_table(paths))
 
 # %% [markdown]
-# Read the slopes in the legend: about 1 for the FFT mixers (the $\log N$ factor barely bends a log-log line),
-# about 2 for attention once $N$ is large enough for the $N^2$ term to dominate (at small grids fixed overheads
-# flatten every curve, so the fit uses grids of at least 32x32). Open markers are configurations that were
-# skipped, drawn at their estimate.
+# Three ideas make the tiled path:
 #
+# 1. **Blocks are independent.** With $k$ diagonal blocks, channels $[jb, (j+1)b)$ only ever mix with each other,
+#    so FFT, MLP and inverse FFT can run one block at a time on a tensor $k$ times smaller.
+# 2. **Complex as real.** A complex $b 	imes b$ weight acting on interleaved (real, imaginary) pairs is a real
+#    $2b 	imes 2b$ matrix, so the MLP is plain real matrix products, and ReLU and the soft-shrink act on the
+#    same interleaved numbers.
+# 3. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
+#    transforms, the adjoint of the inverse transform is the forward transform with the non-self-conjugate
+#    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the backward
+#    pass recomputes each tile instead of storing it. The identity
+#    $\langle \mathrm{irfft2}(z), y
+angle = \langle z, \mathrm{rfft2}(y) \cdot w
+angle$ checked numerically:
+
+# %%
+size, modes = (12, 10), (4, 5)
+y = torch.randn(1, *size, 3, dtype=torch.float64)
+z = torch.randn(1, 2 * modes[0] - 1, modes[1], 3, dtype=torch.complex128)  # any kept bins, not Hermitian
+w = spectral.real_column_weights(size[1], modes[1], torch.float64).view(-1, 1)
+lhs = (spectral.irfft2_kept(z, size, modes, dim=(1, 2)) * y).sum()
+rhs = (torch.view_as_real(z) * torch.view_as_real(spectral.rfft2_kept(y, modes, dim=(1, 2)) * w)).sum()
+print(f"<irfft2(z), y> = {lhs.item():.12f}\n<z, rfft2(y) w> = {rhs.item():.12f}")
+
+# %% [markdown]
 # ## 3. Where attention stops being feasible
 #
 # From the fitted power laws, how many tokens each mixer handles within a time budget per call on this machine:
@@ -202,4 +231,18 @@ plot_sweep(blocks);
 # ```
 # Attention's $4N^2C$ must beat both mixers' terms in $NC^2$, so the crossover grows with $C$: wide models reach
 # AFNO's advantage only at larger token counts.
+# </details>
+#
+# 4. On your machine, from which grid on does `tiled=True` beat `tiled=False`? (The library switches at 16 MiB of
+#    input, measured on a 2-core CPU with a 32 MiB last-level cache.)
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# cmp = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False"], [32, 64, 128, 192, 256], dim=DIM,
+#                           repeats=3, memory=False)
+# print(bench.format_table(cmp))
+# ```
+# Tiling pays once the plain path's full-size spectra no longer fit in the last-level cache; below that, the
+# plain path's single large FFTs and matmuls are as fast or faster.
 # </details>
