@@ -48,8 +48,8 @@ DEFAULT_GRIDS = (16, 32, 64, 128, 256)
 BASELINES = ("roundtrip", "afno_reference")
 MODES = ("forward", "backward")
 CSV_FIELDS = (
-    "mixer", "mode", "grid", "tokens", "dim", "batch", "device", "dtype", "status", "time_s", "memory_bytes",
-    "input_bytes", "memory_ratio", "flops", "gflops_per_s", "estimate_time_s", "estimate_memory_bytes", "note",
+    "mixer", "mode", "grid", "tokens", "dim", "batch", "device", "dtype", "status", "time_s", "time_min_s",
+    "time_max_s", "memory_bytes", "input_bytes", "memory_ratio", "flops", "gflops_per_s", "estimate_time_s", "estimate_memory_bytes", "note",
 )  # fmt: skip
 
 
@@ -195,10 +195,10 @@ def _make_step(module: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], No
 
 
 def time_step(step: Callable[[], None], device: torch.device, repeats: int = 5, warmup: int = 1,
-              max_seconds: float = 60.0) -> tuple[float, int]:
+              max_seconds: float = 60.0) -> tuple[float, list[float]]:
     """Median wall time of ``step`` after ``warmup`` calls; fewer repeats when one call is slow.
 
-    Returns ``(median seconds, number of timed runs)``.
+    Returns ``(median seconds, the seconds of every timed run)``.
     """
     first = math.inf
     for _ in range(max(1, warmup)):
@@ -215,7 +215,7 @@ def time_step(step: Callable[[], None], device: torch.device, repeats: int = 5, 
         step()
         _sync(device)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), runs
+    return statistics.median(times), times
 
 
 def _read_status_kib(key: str) -> int | None:
@@ -404,7 +404,8 @@ def run_benchmark(
         key = (spec.label, mode)
         row: dict[str, Any] = {
             "mixer": spec.label, "mode": mode, "grid": grid, "tokens": tokens, "dim": dim, "batch": batch,
-            "device": device_name, "dtype": dtype, "status": "ok", "time_s": None, "memory_bytes": None,
+            "device": device_name, "dtype": dtype, "status": "ok", "time_s": None, "time_min_s": None,
+            "time_max_s": None, "memory_bytes": None,
             "input_bytes": batch * tokens * dim * element, "memory_ratio": None, "flops": None,
             "gflops_per_s": None, "estimate_time_s": None, "estimate_memory_bytes": None, "note": "",
         }  # fmt: skip
@@ -434,9 +435,9 @@ def run_benchmark(
         del module
         try:
             _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
-            seconds, runs = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget)
-            row["time_s"] = seconds
-            row["note"] = f"median of {runs}"
+            seconds, times = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget)
+            row.update(time_s=seconds, time_min_s=min(times), time_max_s=max(times))
+            row["note"] = f"median of {len(times)}"
             time_hist.setdefault(key, []).append((tokens, seconds))
             if row["flops"] is not None:
                 row["gflops_per_s"] = row["flops"] / seconds / 1e9

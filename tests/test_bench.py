@@ -45,6 +45,7 @@ def test_results_have_every_field_and_sensible_values(small_results: list[dict])
         assert set(CSV_FIELDS) <= set(row)
         assert row["status"] == "ok"
         assert row["time_s"] > 0 and row["flops"] > 0 and row["gflops_per_s"] > 0
+        assert row["time_min_s"] <= row["time_s"] <= row["time_max_s"]  # the median lies within the runs' spread
         assert row["tokens"] == row["grid"] ** 2
         assert row["input_bytes"] == row["tokens"] * 16 * 4
     table = format_table(small_results)
