@@ -108,8 +108,8 @@ plot_scaling(results);
 #
 # ### The same maths, two implementations
 #
-# `tiled=False` is the plain whole-tensor computation (what runs on a GPU and under `torch.compile`); `tiled=True`
-# the tile-by-tile one (the CPU default above 16 MiB of input). Same outputs, different time and peak memory:
+# `tiled=False` is the plain whole-tensor computation (what runs on a GPU); `tiled=True` the tile-by-tile one (the
+# CPU default above 16 MiB of input). Same outputs, different time and peak memory:
 
 # %%
 paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"], [GRIDS[-1]], dim=DIM,

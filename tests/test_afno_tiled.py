@@ -182,3 +182,16 @@ def test_double_backward_is_refused_with_a_clear_error():
     (g,) = torch.autograd.grad(tiled(x).pow(2).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="differentiate twice"):
         g.sum().backward()
+
+
+def test_torch_compile_runs_the_tiled_path_as_one_eager_call():
+    tiled, plain = _pair(num_blocks=4)
+    compiled = torch.compile(tiled)
+    x = torch.randn(2, 6, 6, 16, dtype=torch.float64, requires_grad=True)
+    y = compiled(x)
+    y.pow(2).sum().backward()
+    xp = x.detach().clone().requires_grad_()
+    plain(xp).pow(2).sum().backward()
+    torch.testing.assert_close(y, plain(x))
+    torch.testing.assert_close(x.grad, xp.grad)
+    torch.testing.assert_close(tiled.w2.grad, plain.w2.grad)

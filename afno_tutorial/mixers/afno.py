@@ -39,9 +39,9 @@ class AFNO2d(nn.Module):
             (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
         tiled: ``True``: on CPU, compute tile by tile over channel blocks with a hand-written backward
             (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory near the
-            output's size); ``False``: the plain whole-tensor computation that autograd differentiates, which is
-            also the path on other devices and under ``torch.compile``; ``None`` (default): tiled on CPU for
-            inputs of more than 16 MiB, where it pays. Both give the same numbers (tested). The tiled backward is
+            output's size; under ``torch.compile`` it runs as one eager call); ``False``: the plain whole-tensor
+            computation that autograd differentiates, which is also the path on other devices; ``None``
+            (default): tiled on CPU for inputs of more than 16 MiB, where it pays. Both give the same numbers (tested). The tiled backward is
             first-order only: for double backward (e.g. gradient penalties) pass ``False``; ``torch.func``
             transforms switch to the plain path by themselves.
 
@@ -142,11 +142,10 @@ class AFNO2d(nn.Module):
         return spectral.add_channels_first(x, y)  # x + y.permute(0, 2, 3, 1), in one pass
 
     def _use_tiled(self, x: torch.Tensor) -> bool:
-        compiling = getattr(torch, "compiler", None) is not None and torch.compiler.is_compiling()
         # The tiled path's backward is hand-written and first-order: torch.func transforms (vmap, grad, jacrev)
         # take the plain path, which autograd differentiates to any order.
         transformed = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)()
-        if self.tiled is False or x.device.type != "cpu" or compiling or transformed:
+        if self.tiled is False or x.device.type != "cpu" or transformed:
             return False
         return self.tiled is True or x.numel() * x.element_size() > TILED_MIN_BYTES
 

@@ -89,6 +89,9 @@ def plan_tiles(
     return [(b, min(b + samples, batch), j, j + 1) for j in range(num_blocks) for b in range(0, batch, samples)]
 
 
+# Under torch.compile the tiles run as one eager call (a graph break): Dynamo would otherwise unroll the Python
+# loop over tiles, and the hand-written backward is not traceable.
+@torch.compiler.disable
 def afno_tiled(
     x: torch.Tensor,
     w1: torch.Tensor,
