@@ -184,6 +184,7 @@ def test_double_backward_is_refused_with_a_clear_error():
         g.sum().backward()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports use torch.jit APIs
 def test_torch_compile_runs_the_tiled_path_as_one_eager_call():
     tiled, plain = _pair(num_blocks=4)
     compiled = torch.compile(tiled)
