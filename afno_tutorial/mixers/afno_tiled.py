@@ -26,11 +26,12 @@ from torch.autograd.function import once_differentiable
 
 from .. import spectral
 
-# Bytes of one tile's input; its spectrum and output are about as large again each. On a 2-core x86 CPU (2 MiB L2
-# per core, 32 MiB L3) at 65,536 tokens and C=256, 4, 8 and 16 MiB tiles time within noise of each other.
+# Bytes of one tile's input; its spectrum and output are about as large again each, so a few tiles' worth stays
+# within a 32 MiB last-level cache. A 256x256 grid with 32 channels (one block at C=256) is exactly one tile.
 DEFAULT_TILE_BYTES = 8 << 20
-# Inputs from this size on take the tiled path by default. Below it the plain path's full-size temporaries still
-# fit in the last-level cache and it is as fast or faster (measured on the same CPU for training-sized batches).
+# Inputs above this size take the tiled path by default. Below it the plain path's full-size temporaries still
+# fit in the last-level cache and it is as fast or faster; measure the switch point on a machine with
+# `python -m afno_tutorial.bench --mixers afno:tiled=True afno:tiled=False --grids 32 64 128 192 256 --no-memory`.
 TILED_MIN_BYTES = 16 << 20
 # Bytes of hidden activations per chunk of bins in the MLP (a core's L2 cache).
 _CHUNK_BYTES = 1 << 19
