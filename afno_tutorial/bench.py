@@ -4,17 +4,19 @@
     python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \\
         --grids 64 128 256 --modes forward backward --out benchmarks/cpu
 
-A mixer is a registry name (:func:`afno_tutorial.mixers.available_mixers`) or one of two baselines that live here:
-``roundtrip`` (a bare ``rfft2`` + ``irfft2`` of the same tensor in the FFT's fastest layout, the floor of any FFT
-mixer) and ``afno_reference`` (a reference-style AFNO: channels-last FFT over the full spectrum, real/imaginary
-``einsum``). ``name:key=value,...`` passes keyword arguments (Python literals) to the constructor;
-``name+compile`` wraps the module in ``torch.compile`` (compiled during the untimed warm-up).
+A mixer is a registry name (:func:`afno_tutorial.mixers.available_mixers`) or one of three baselines that live
+here: ``roundtrip`` (a bare ``rfft2`` + ``irfft2`` of the same tensor in the FFT's fastest layout, the floor of any
+FFT mixer), ``afno_reference`` (a reference-style AFNO: channels-last FFT over the full spectrum, real/imaginary
+``einsum``) and ``copy`` (``x.clone()``, the floor of any mixer that writes a new output).
+``name:key=value,...`` passes keyword arguments (Python literals) to the constructor; ``name+compile`` wraps the
+module in ``torch.compile`` (compiled during the untimed warm-up).
 
 Time: warm-up, then the median of repeated runs (CUDA synchronised). Forward runs under ``torch.no_grad``;
 ``backward`` mode times forward plus backward. Memory: on CUDA ``torch.cuda.max_memory_allocated`` above what was
 allocated before; on CPU each configuration runs in a fresh subprocess and reports its peak resident memory
 (``VmHWM``, reset after set-up) minus the resident memory after set-up. A configuration whose predicted time or
-memory exceeds the budget is skipped and recorded with its estimate. Theoretical FLOPs come from
+memory exceeds the budget is skipped and recorded with its estimate. ``--profile`` adds the time per call split
+by kind of work (FFTs, matrix products, copies, ...; :mod:`afno_tutorial.op_profile`). Theoretical FLOPs come from
 :mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
 """
 
@@ -39,13 +41,14 @@ from torch import nn
 
 from . import flops as flops_mod
 from . import spectral
+from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
 DEFAULT_GRIDS = (16, 32, 64, 128, 256)
-BASELINES = ("roundtrip", "afno_reference")
+BASELINES = ("roundtrip", "afno_reference", "copy")
 MODES = ("forward", "backward")
 CSV_FIELDS = (
     "mixer", "mode", "grid", "tokens", "dim", "batch", "device", "dtype", "status", "time_s", "time_min_s",
@@ -76,6 +79,18 @@ class FFTRoundTrip(nn.Module):
             modes = spectral.modes_from_fraction(height, width, self.fraction)
             y = spectral.irfft2_kept(spectral.rfft2_kept(xc, modes), (height, width), modes)
         return y.reshape(x.shape).to(x.dtype)
+
+
+class CopyFloor(nn.Module):
+    """``x.clone()``: read the input once and write a freshly allocated output, the floor of any mixer that returns
+    a new tensor (on a CPU that includes the page faults of first touching the output)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
 
 
 class ReferenceAFNO2d(nn.Module):
@@ -153,6 +168,8 @@ def build_bench_mixer(spec: MixerSpec | str, dim: int, grid: int) -> nn.Module:
         return FFTRoundTrip(dim, **spec.kwargs)
     if spec.name == "afno_reference":
         return ReferenceAFNO2d(dim, **spec.kwargs)
+    if spec.name == "copy":
+        return CopyFloor(dim, **spec.kwargs)
     return build_mixer(spec.name, dim, grid_size=(grid, grid), **spec.kwargs)
 
 
@@ -162,6 +179,8 @@ def theoretical_flops(module: nn.Module, grid: int, batch: int, mode: str) -> fl
     if isinstance(module, FFTRoundTrip):
         columns = spectral.modes_from_fraction(grid, grid, module.fraction)[1]
         return factor * batch * module.dim * 2 * flops_mod.rfft2_flops(grid, grid, columns)
+    if isinstance(module, CopyFloor):
+        return None  # no arithmetic
     if isinstance(module, ReferenceAFNO2d):
         module = module.inner
     try:
@@ -355,6 +374,7 @@ def run_benchmark(
     memory_budget: float = 8e9,
     memory: bool = True,
     progress: bool = True,
+    profile: bool = False,
 ) -> list[dict[str, Any]]:
     """Time (and measure memory of) every mixer x grid x mode; returns one result dict per configuration.
 
@@ -370,6 +390,8 @@ def run_benchmark(
         memory_budget: bytes one run may be predicted to need; larger configurations are skipped.
         memory: also measure peak memory (CPU: a subprocess per configuration).
         progress: a tqdm bar over configurations.
+        profile: also split each configuration's time by kind of work (CPU only;
+            :func:`~afno_tutorial.op_profile.profile_step`), stored under ``"profile"`` (JSON, not CSV).
 
     Returns:
         dicts with the keys of :data:`CSV_FIELDS`; ``status`` is ``"ok"``, ``"skipped"`` (with the estimates and a
@@ -389,6 +411,8 @@ def run_benchmark(
         raise ValueError("device: 'cuda' was requested but torch.cuda.is_available() is False")
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    if profile:
+        check_profile_device(dev)
     torch_dtype = _parse_dtype(dtype)
     element = torch.tensor([], dtype=torch_dtype).element_size()
     device_name = describe_device(dev)
@@ -441,6 +465,8 @@ def run_benchmark(
             time_hist.setdefault(key, []).append((tokens, seconds))
             if row["flops"] is not None:
                 row["gflops_per_s"] = row["flops"] / seconds / 1e9
+            if profile:
+                row["profile"] = profile_step(step, runs=min(repeats, 3), warmup=0)
             del step
             if memory:
                 if dev.type == "cuda":
@@ -520,14 +546,16 @@ def tokens_for(results: Sequence[dict[str, Any]], mixer: str, value: float, mode
 
 
 def sweep_afno(param: str, values: Sequence[Any], grid: int = 64, dim: int = 256, batch: int = 1,
-               mode: str = "forward", repeats: int = 5, progress: bool = True) -> list[dict[str, Any]]:
+               mode: str = "forward", repeats: int = 5, progress: bool = True,
+               profile: bool = False) -> list[dict[str, Any]]:
     """Time one AFNO setting at several values (e.g. ``hard_thresholding_fraction`` or ``num_blocks``) on one grid.
 
-    Rows as from :func:`run_benchmark`, with ``param`` and ``value`` added.
+    Rows as from :func:`run_benchmark` (``profile=True``: with the time by kind of work), with ``param`` and
+    ``value`` added.
     """
     specs = [MixerSpec("afno", {param: v}) for v in values]
     rows = run_benchmark(specs, [grid], dim=dim, batch=batch, modes=[mode], repeats=repeats, memory=False,
-                         progress=progress)  # fmt: skip
+                         progress=progress, profile=profile)  # fmt: skip
     for row, value in zip(rows, values):
         row["param"], row["value"] = param, value
     return rows
@@ -536,7 +564,7 @@ def sweep_afno(param: str, values: Sequence[Any], grid: int = 64, dim: int = 256
 def _lookup(results: Sequence[dict[str, Any]], mixer: str, mode: str, tokens: int, key: str) -> float | None:
     for r in results:
         if r["mixer"] == mixer and r["mode"] == mode and r["tokens"] == tokens and r["status"] == "ok":
-            return r[key]
+            return r.get(key)
     return None
 
 
@@ -568,6 +596,16 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     add("attention forward / AFNO forward (>=)", None if attn is None else attn / afno, 100.0, False)
     half = get("afno:hard_thresholding_fraction=0.5", "forward")
     add("AFNO fraction 0.5 / fraction 1 forward (<=)", None if half is None else half / afno, 0.6, True)
+    profiles = [_lookup(results, m, "forward", n, "profile") for m in ("afno:hard_thresholding_fraction=0.5", "afno")]
+    if all(profiles):
+        kernels = [kernel_seconds(p["kinds"]) for p in profiles]
+        add("AFNO fraction 0.5 / fraction 1, FFT and matmul kernels alone (info)", kernels[0] / kernels[1],
+            math.inf, True)
+        copy = get("copy", "forward")
+        if copy:
+            # As fast as the kernels allow at both fractions: the kernels plus one read and write of the tensor.
+            add("AFNO fraction 0.5 / fraction 1, kernels plus a copy of the tensor (info)",
+                (kernels[0] + copy) / (kernels[1] + copy), math.inf, True)
     low = get("roundtrip:hard_thresholding_fraction=0.5", "forward")
     low_ratio = None if low is None or not floor else low / floor
     add("FFT round trip fraction 0.5 / fraction 1 (info)", low_ratio, math.inf, True)
@@ -631,6 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument("--out", default=None, help="write OUT.csv, OUT.json and OUT.png")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="also split each configuration's time by kind of work (torch.profiler; CPU only)")
     parser.add_argument("--replot", default=None, metavar="JSON",
                         help="no new measurements: print the table of a saved JSON and rewrite its .png")
     parser.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
@@ -645,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         results = load_results(args.replot)
         print(format_table(results))
+        if any(r.get("profile") for r in results):
+            print("\n" + format_profile(results))
         checks = target_checks(results)
         if checks:
             print("\ntargets:\n" + format_checks(checks))
@@ -656,10 +698,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.mixers, args.grids, dim=args.dim, batch=args.batch, device=args.device, dtype=args.dtype,
         modes=args.modes, repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
         memory_budget=args.memory_budget_gb * 1e9, memory=not args.no_memory, progress=not args.no_progress,
+        profile=args.profile,
     )  # fmt: skip
     print(f"device: {describe_device(torch.device(args.device))}; dim={args.dim}, batch={args.batch}, "
           f"dtype={args.dtype}; torch {torch.__version__}")
     print(format_table(results))
+    if args.profile:
+        print("\n" + format_profile(results))
     print("\nfitted log-log slopes of time vs tokens (grids >= 64x64):")
     for label, slope in slopes(results).items():
         print(f"  {label}: {slope:.2f}")

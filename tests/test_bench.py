@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 from afno_tutorial import AFNO2d, spectral  # noqa: E402
 from afno_tutorial.bench import (  # noqa: E402
     CSV_FIELDS,
+    CopyFloor,
     FFTRoundTrip,
     theoretical_flops,
     ReferenceAFNO2d,
@@ -135,6 +136,9 @@ def test_baselines_compute_what_they_claim() -> None:
         for p in ref.parameters():
             p.mul_(10)
     assert torch.allclose(ref(x), ref.inner(x), atol=1e-5)
+    copied = CopyFloor(16)(x)
+    assert torch.equal(copied, x) and copied.data_ptr() != x.data_ptr()  # a new tensor, not a view
+    assert theoretical_flops(CopyFloor(16), 8, 1, "forward") is None
 
 
 def test_plots_return_figures(small_results: list[dict], tmp_path) -> None:

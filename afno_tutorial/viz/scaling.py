@@ -109,3 +109,29 @@ def plot_sweep(results: Sequence[dict[str, Any]]) -> Figure:
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_profile(results: Sequence[dict[str, Any]], title: str | None = None) -> Figure:
+    """Stacked bars of the time per call by kind of work, one bar per profiled row (``run_benchmark`` or
+    ``sweep_afno`` with ``profile=True``): which costs shrink with a setting and which stay."""
+    from ..op_profile import KINDS
+
+    rows = [r for r in results if r.get("profile")]
+    if not rows:
+        raise ValueError("results: no rows with a 'profile'; run the benchmark with profile=True (--profile)")
+    labels = [f"{r['param']}={r['value']}" if r.get("param") else f"{r['mixer']} [{r['mode']}] {r['tokens']:,}"
+              for r in rows]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(rows)))
+    left = [0.0] * len(rows)
+    cmap = plt.get_cmap("tab10")
+    for i, kind in enumerate(KINDS):
+        widths = [r["profile"]["kinds"][kind] * 1e3 for r in rows]
+        ax.barh(labels, widths, left=left, color=cmap(i), label=kind)
+        left = [a + b for a, b in zip(left, widths)]
+    ax.invert_yaxis()  # first row on top
+    ax.set_xlabel("time per call (ms), by kind of work (torch.profiler)")
+    ax.set_title(title or f"Where the time goes ({rows[0]['device']}, C={rows[0]['dim']})", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
