@@ -1,7 +1,7 @@
 """AFNO computed tile by tile: the fast CPU path of :class:`~afno_tutorial.mixers.afno.AFNO2d`.
 
 The channel MLP is block-diagonal, so each block of ``b`` channels is its own FFT -> MLP -> inverse FFT problem.
-A *tile* is a few blocks of a few samples, ``x[b0:b1, :, :, c0:c1]``; working one tile at a time
+A *tile* is one block of a few samples, ``x[b0:b1, :, :, c0:c1]``; working one tile at a time
 
 - keeps every temporary near the size of the CPU caches (a 256x256 grid with 32 channels is 8 MiB) instead of
   several full-size spectra that live in main memory and page-fault on first touch;
@@ -61,19 +61,17 @@ def _complex_weight_grad(grad: torch.Tensor, n_in: int, n_out: int) -> torch.Ten
     return torch.stack((g[:, :, 0, :, 0] + g[:, :, 1, :, 1], g[:, :, 0, :, 1] - g[:, :, 1, :, 0]))
 
 
-def _split_bias_grad(grad: torch.Tensor | None, blocks: int) -> torch.Tensor | None:
-    """The gradient of :func:`_interleave`'s input: ``(k, 1, 2n) -> (2, k, n)``."""
-    return None if grad is None else grad.view(blocks, -1, 2).permute(2, 0, 1)
+def _split_bias_grad(grad: torch.Tensor | None) -> torch.Tensor | None:
+    """The gradient of :func:`_interleave`'s input: ``(k, 2n) -> (2, k, n)``."""
+    return None if grad is None else grad.view(grad.shape[0], -1, 2).permute(2, 0, 1)
 
 
 def _interleave(bias: torch.Tensor) -> torch.Tensor:
-    """``(2, k, n)`` real/imaginary biases -> ``(k, 1, 2n)`` interleaved (broadcast over bins)."""
-    return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2).unsqueeze(1)
+    """``(2, k, n)`` real/imaginary biases -> ``(k, 2n)`` interleaved."""
+    return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2)
 
 
-def plan_tiles(
-    batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int
-) -> list[tuple[int, int, int, int]]:
+def plan_tiles(batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int) -> list[tuple[int, int, int]]:
     """Split the (sample, channel block) grid into tiles of one block and about ``tile_bytes`` of input each.
 
     One block per tile: ``rfft2`` over channels-last data is fast only while few channels are interleaved (32
@@ -84,10 +82,10 @@ def plan_tiles(
         sample_block_bytes: bytes of one sample's one block, ``H * W * b * element_size``.
 
     Returns:
-        ``[(b0, b1, j0, j1), ...]``: samples ``b0:b1`` and blocks ``j0:j1`` of each tile, covering the grid once.
+        ``[(b0, b1, j), ...]``: samples ``b0:b1`` of block ``j`` for each tile, covering the grid once.
     """
     samples = max(1, min(batch, tile_bytes // max(1, sample_block_bytes)))
-    return [(b, min(b + samples, batch), j, j + 1) for j in range(num_blocks) for b in range(0, batch, samples)]
+    return [(b, min(b + samples, batch), j) for j in range(num_blocks) for b in range(0, batch, samples)]
 
 
 # Under torch.compile the tiles run as one eager call (a graph break): Dynamo would otherwise unroll the Python
@@ -125,19 +123,15 @@ def afno_tiled(
 
 
 class _Plan:
-    """Sizes and real-matrix weights shared by the forward and backward passes."""
+    """Sizes and real-matrix weights shared by the forward and backward passes.
+
+    ``params``: ``(w1, b1, w2, b2)`` as :func:`afno_tiled` takes them.
+    """
 
     def __init__(
-        self,
-        x: torch.Tensor,
-        w1: torch.Tensor,
-        b1: torch.Tensor | None,
-        w2: torch.Tensor | None,
-        b2: torch.Tensor | None,
-        modes: tuple[int, int],
-        threshold: float,
-        tile_bytes: int,
+        self, x: torch.Tensor, params: tuple[torch.Tensor, ...], modes: tuple[int, int], threshold: float, tile_bytes: int
     ) -> None:
+        w1, b1, w2, b2 = params
         self.batch, self.height, self.width, channels = x.shape
         self.blocks, self.block, self.hidden = w1.shape[1], w1.shape[2], w1.shape[3]
         if channels != self.blocks * self.block:
@@ -146,15 +140,15 @@ class _Plan:
         self.layers = 1 if w2 is None else 2
         dtype = x.dtype
         self.w1 = real_block_weight(w1.to(dtype))  # (k, 2b, 2h)
-        self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 1, 2h)
+        self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 2h)
         self.w2 = None if w2 is None else real_block_weight(w2.to(dtype))  # (k, 2h, 2b)
         self.b2 = None if b2 is None else _interleave(b2.to(dtype))
         sample_block = self.height * self.width * self.block * x.element_size()
         self.tiles = plan_tiles(self.batch, self.blocks, sample_block, tile_bytes)
 
-    def chunk_rows(self, blocks: int, element_size: int) -> int:
+    def chunk_rows(self, element_size: int) -> int:
         """Bins per MLP chunk: the hidden activations of a chunk fill about ``_CHUNK_BYTES``."""
-        return max(64, _CHUNK_BYTES // (blocks * 2 * max(self.hidden, self.block) * element_size))
+        return max(64, _CHUNK_BYTES // (2 * max(self.hidden, self.block) * element_size))
 
     def spectrum(self, tile: torch.Tensor, norm: str) -> torch.Tensor:
         """``tile: (b, H, W, c)`` real -> kept bins ``(b, R, M, c)`` complex, contiguous."""
@@ -183,31 +177,31 @@ class _Plan:
         # CPU real inverse FFTs apply the Hermitian projection of the real columns themselves (see irfft2_kept).
         return torch.fft.irfft(by_columns, n=width, dim=-1, norm=norm).permute(0, 2, 3, 1)
 
-    def linear(self, h: torch.Tensor, j0: int, j1: int, layer: int) -> torch.Tensor:
-        """``h: (g, n, 2 n_in)`` -> ``(g, n, 2 n_out)`` through the blocks ``j0:j1`` of layer 1 or 2."""
-        weight = (self.w1 if layer == 1 else self.w2)[j0:j1]
+    def linear(self, h: torch.Tensor, j: int, layer: int) -> torch.Tensor:
+        """``h: (n, 2 n_in)`` -> ``(n, 2 n_out)`` through block ``j`` of layer 1 or 2."""
+        weight = (self.w1 if layer == 1 else self.w2)[j]
         bias = self.b1 if layer == 1 else self.b2
         if bias is None:
-            return torch.bmm(h, weight)
-        return torch.baddbmm(bias[j0:j1], h, weight)
+            return torch.mm(h, weight)
+        return torch.addmm(bias[j], h, weight)
 
 
 class _AFNOTiled(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes):  # type: ignore[override]
-        plan = _Plan(x, w1, b1, w2, b2, modes, threshold, tile_bytes)
+        plan = _Plan(x, (w1, b1, w2, b2), modes, threshold, tile_bytes)
         out = torch.empty_like(x)
         b = plan.block
-        for n0, n1, j0, j1 in plan.tiles:
-            g, c0, c1 = j1 - j0, j0 * b, j1 * b
+        for n0, n1, j in plan.tiles:
+            c0, c1 = j * b, (j + 1) * b
             z = plan.spectrum(x[n0:n1, :, :, c0:c1].contiguous(), norm)
-            bins = torch.view_as_real(z).view(-1, g, 2 * b)  # (n, g, 2b), written in place
-            step = plan.chunk_rows(g, x.element_size())
+            bins = torch.view_as_real(z).view(-1, 2 * b)  # (n, 2b), written in place
+            step = plan.chunk_rows(x.element_size())
             for s in range(0, bins.shape[0], step):
-                chunk = bins[s : s + step].transpose(0, 1)  # (g, n, 2b)
-                h = plan.linear(chunk, j0, j1, 1)
+                chunk = bins[s : s + step]
+                h = plan.linear(chunk, j, 1)
                 if plan.layers == 2:
-                    h = plan.linear(h.relu_(), j0, j1, 2)
+                    h = plan.linear(h.relu_(), j, 2)
                 if threshold > 0:  # soft-shrink into the spectrum in place: S(h) = h - clamp(h, -lambda, lambda)
                     torch.sub(h, torch.clamp(h, -threshold, threshold, out=chunk), out=chunk)
                 else:
@@ -222,7 +216,7 @@ class _AFNOTiled(torch.autograd.Function):
     def backward(ctx, grad_out):  # type: ignore[override]
         x, w1, b1, w2, b2 = ctx.saved_tensors
         modes, norm, threshold, tile_bytes = ctx.settings
-        plan = _Plan(x, w1, b1, w2, b2, modes, threshold, tile_bytes)
+        plan = _Plan(x, (w1, b1, w2, b2), modes, threshold, tile_bytes)
         grad_out = grad_out.contiguous()
         need_x = ctx.needs_input_grad[0]
         grad_x = torch.empty_like(x) if need_x else None
@@ -234,52 +228,51 @@ class _AFNOTiled(torch.autograd.Function):
         adjoint = spectral.adjoint_norm(norm)
         weights = spectral.real_column_weights(plan.width, modes[1], x.dtype).view(-1, 1)  # over the M axis
         b = plan.block
-        for n0, n1, j0, j1 in plan.tiles:
-            g, c0, c1 = j1 - j0, j0 * b, j1 * b
+        for n0, n1, j in plan.tiles:
+            c0, c1 = j * b, (j + 1) * b
             grad_tile = grad_out[n0:n1, :, :, c0:c1]
             # d loss / d(kept bins) through the inverse transform: its adjoint is the forward one, weighted.
             grad_z = plan.spectrum(grad_tile.contiguous(), adjoint).mul_(weights)
             z = plan.spectrum(x[n0:n1, :, :, c0:c1].contiguous(), norm)
-            bins = torch.view_as_real(z).view(-1, g, 2 * b)
-            grads = torch.view_as_real(grad_z).view(-1, g, 2 * b)
-            step = plan.chunk_rows(g, x.element_size())
+            bins = torch.view_as_real(z).view(-1, 2 * b)
+            grads = torch.view_as_real(grad_z).view(-1, 2 * b)
+            step = plan.chunk_rows(x.element_size())
             for s in range(0, bins.shape[0], step):
-                chunk, grad_chunk = bins[s : s + step].transpose(0, 1), grads[s : s + step].transpose(0, 1)
-                _mlp_backward(plan, chunk, grad_chunk, j0, j1, acc)
+                _mlp_backward(plan, bins[s : s + step], grads[s : s + step], j, acc)
             if need_x:
                 grad_z.div_(weights)  # the adjoint of the forward transform is the inverse one, divided by them
                 torch.add(grad_tile, plan.field(grad_z, adjoint), out=grad_x[n0:n1, :, :, c0:c1])
         grads_out = (
             _complex_weight_grad(acc["w1"], plan.block, plan.hidden),
-            _split_bias_grad(acc.get("b1"), plan.blocks),
+            _split_bias_grad(acc.get("b1")),
             _complex_weight_grad(acc["w2"], plan.hidden, plan.block) if "w2" in acc else None,
-            _split_bias_grad(acc.get("b2"), plan.blocks),
+            _split_bias_grad(acc.get("b2")),
         )
         cast = [None if g_ is None else g_.to(p.dtype) for g_, p in zip(grads_out, (w1, b1, w2, b2))]
         return (grad_x, *cast, None, None, None, None)
 
 
-def _mlp_backward(plan: _Plan, z: torch.Tensor, grad: torch.Tensor, j0: int, j1: int, acc: dict) -> None:
+def _mlp_backward(plan: _Plan, z: torch.Tensor, grad: torch.Tensor, j: int, acc: dict) -> None:
     """Backward of the MLP on one chunk of bins; accumulates weight gradients into ``acc`` and overwrites ``grad``
     (the gradient at the MLP's output) with the gradient at its input.
 
     Args:
-        z: ``(g, n, 2b)`` interleaved kept bins of blocks ``j0:j1``.
-        grad: ``(g, n, 2b)``, same layout.
+        z: ``(n, 2b)`` interleaved kept bins of block ``j``.
+        grad: ``(n, 2b)``, same layout.
     """
-    a1 = plan.linear(z, j0, j1, 1)  # recomputed pre-activations
+    a1 = plan.linear(z, j, 1)  # recomputed pre-activations
     if plan.layers == 2:
         h = a1.relu()
-        a2 = plan.linear(h, j0, j1, 2)
+        a2 = plan.linear(h, j, 2)
     else:
         h, a2 = None, a1
     g = grad * (a2.abs() > plan.threshold) if plan.threshold > 0 else grad.clone()
     if plan.layers == 2:
-        acc["w2"][j0:j1].baddbmm_(h.transpose(1, 2), g)
+        acc["w2"][j].addmm_(h.t(), g)
         if "b2" in acc:
-            acc["b2"][j0:j1] += g.sum(dim=1, keepdim=True)
-        g = torch.bmm(g, plan.w2[j0:j1].transpose(1, 2)).mul_(a1 > 0)
-    acc["w1"][j0:j1].baddbmm_(z.transpose(1, 2), g)
+            acc["b2"][j] += g.sum(dim=0)
+        g = torch.mm(g, plan.w2[j].t()).mul_(a1 > 0)
+    acc["w1"][j].addmm_(z.t(), g)
     if "b1" in acc:
-        acc["b1"][j0:j1] += g.sum(dim=1, keepdim=True)
-    grad.copy_(torch.bmm(g, plan.w1[j0:j1].transpose(1, 2)))
+        acc["b1"][j] += g.sum(dim=0)
+    grad.copy_(torch.mm(g, plan.w1[j].t()))
