@@ -13,8 +13,11 @@ allocated memory are charged to the operator that first touches it, usually a co
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -57,6 +60,25 @@ def op_kind(name: str) -> str:
     return _OP_KIND.get(name, "element-wise and other ops")
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send the process's file descriptor 2 to ``/dev/null`` for the block: the profiler's C++ side prints two
+    log lines to it on every start and stop, which would fill a notebook's output."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def profile_step(step: Callable[[], Any], runs: int = 3, warmup: int = 1, top: int = 12) -> dict[str, Any]:
     """Profile ``runs`` calls of ``step`` on the CPU and split the time per call by kind of work.
 
@@ -73,11 +95,17 @@ def profile_step(step: Callable[[], Any], runs: int = 3, warmup: int = 1, top: i
     check_positive_int(runs, "runs")
     for _ in range(warmup):
         step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU])
+    with _native_stderr_silenced():  # only around start and stop: errors from the step itself still show
+        prof.start()
+    try:
         start = time.perf_counter()
         for _ in range(runs):
             step()
         wall = (time.perf_counter() - start) / runs
+    finally:
+        with _native_stderr_silenced():
+            prof.stop()
     ops: dict[str, float] = {}
     for event in prof.key_averages():
         ops[event.key] = ops.get(event.key, 0.0) + event.self_cpu_time_total * 1e-6 / runs

@@ -84,3 +84,16 @@ def test_profile_errors_are_named() -> None:
     with pytest.raises(ValueError, match="profile: the operator profile is CPU only"):
         check_profile_device(torch.device("cuda"))
     check_profile_device(torch.device("cpu"))
+
+
+def test_profiling_prints_nothing_but_the_steps_own_errors_still_show(capfd) -> None:
+    import os
+
+    profile_step(lambda: torch.randn(64).sum(), runs=1)
+    assert capfd.readouterr().err == ""  # the profiler's start/stop log lines are silenced
+
+    def noisy() -> None:
+        os.write(2, b"step error\n")
+
+    profile_step(noisy, runs=1, warmup=0)
+    assert capfd.readouterr().err == "step error\n"

@@ -121,7 +121,7 @@ def plot_profile(results: Sequence[dict[str, Any]], title: str | None = None) ->
         raise ValueError("results: no rows with a 'profile'; run the benchmark with profile=True (--profile)")
     labels = [f"{r['param']}={r['value']}" if r.get("param") else f"{r['mixer']} [{r['mode']}] {r['tokens']:,}"
               for r in rows]  # fmt: skip
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(rows)))
+    fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.45 * len(rows)))
     left = [0.0] * len(rows)
     cmap = plt.get_cmap("tab10")
     for i, kind in enumerate(KINDS):
@@ -131,7 +131,7 @@ def plot_profile(results: Sequence[dict[str, Any]], title: str | None = None) ->
     ax.invert_yaxis()  # first row on top
     ax.set_xlabel("time per call (ms), by kind of work (torch.profiler)")
     ax.set_title(title or f"Where the time goes ({rows[0]['device']}, C={rows[0]['dim']})", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
