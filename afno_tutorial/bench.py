@@ -41,10 +41,10 @@ from torch import nn
 
 from . import flops as flops_mod
 from . import spectral
-from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
+from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
 DEFAULT_GRIDS = (16, 32, 64, 128, 256)

@@ -161,8 +161,8 @@ class _Plan:
         if rows == height and m_x == width // 2 + 1:
             return spectral.irfft2_kept(z, (height, width), self.modes, norm, True, dim=(1, 2))
         # Truncated: the FFT library transforms along the innermost axis and returns that layout anyway, so the
-        # zero padding of each axis is written straight into that layout, each pad fused with its transpose
-        # (about 1.5 ms less per 256x256 tile than padding channels last and letting the library transpose).
+        # zero padding of each axis is written straight into that layout, each pad fused with its transpose (one
+        # pass over memory per axis instead of a pad followed by the library's own transposing copy).
         by_rows = z.new_empty(z.shape[0], z.shape[3], m_x, height)  # (b, c, M, H)
         if rows == height:
             by_rows.copy_(z.permute(0, 3, 2, 1))
