@@ -15,7 +15,8 @@ Time: warm-up, then the median of repeated runs (CUDA synchronised). Forward run
 ``backward`` mode times forward plus backward. Memory: on CUDA ``torch.cuda.max_memory_allocated`` above what was
 allocated before; on CPU each configuration runs in a fresh subprocess and reports its peak resident memory
 (``VmHWM``, reset after set-up) minus the resident memory after set-up. A configuration whose predicted time or
-memory exceeds the budget is skipped and recorded with its estimate. ``--profile`` adds the time per call split
+memory exceeds the budget is skipped and recorded with its estimate. ``--isolate`` times each configuration in a
+fresh process as well, so that configurations compare like for like. ``--profile`` adds the time per call split
 by kind of work (FFTs, matrix products, copies, ...; :mod:`afno_tutorial.op_profile`). Theoretical FLOPs come from
 :mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
 """
@@ -293,28 +294,60 @@ def _setup(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.devic
     return module, x, _make_step(module, x, mode)
 
 
+def _run_child(task: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one measurement (:func:`_child`) in a fresh Python process on the CPU; its JSON result."""
+    task = {**task, "threads": torch.get_num_threads()}  # the parent's --threads, which the child does not inherit
+    result = subprocess.run(
+        [sys.executable, "-m", "afno_tutorial.bench", "--_child", json.dumps(task)],
+        capture_output=True, text=True, timeout=timeout, env=dict(os.environ), check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"{task['task']} subprocess failed: {result.stderr.strip()[-500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def measure_memory_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str, mode: str,
                               timeout: float = 600.0) -> int:
     """Peak CPU memory of one call, measured in a fresh Python process so earlier runs do not blur it."""
-    args = json.dumps({"spec": spec.label, "grid": grid, "dim": dim, "batch": batch, "dtype": dtype, "mode": mode})
-    env = dict(os.environ)
-    result = subprocess.run(
-        [sys.executable, "-m", "afno_tutorial.bench", "--_memory-child", args],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"memory subprocess failed: {result.stderr.strip()[-500:]}")
-    return int(json.loads(result.stdout.strip().splitlines()[-1])["memory_bytes"])
+    task = {"task": "memory", "spec": spec.label, "grid": grid, "dim": dim, "batch": batch, "dtype": dtype,
+            "mode": mode}  # fmt: skip
+    return int(_run_child(task, timeout)["memory_bytes"])
 
 
-def _memory_child(payload: str) -> None:
+def time_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str, mode: str, repeats: int = 5,
+                    warmup: int = 1, max_seconds: float = 60.0, profile: bool = False,
+                    timeout: float = 1800.0) -> dict[str, Any]:
+    """:func:`time_step` (and with ``profile``, :func:`~afno_tutorial.op_profile.profile_step`) of one
+    configuration in a fresh Python process on the CPU.
+
+    Every configuration then starts from the same process state. In one long process the memory that earlier
+    configurations freed decides whether a later one pays page faults, which can favour one configuration over
+    another by 20 % or more.
+
+    Returns ``{"time_s": median, "times": [...], "profile": {...} or None, "threads": the child's intra-op
+    threads (the parent's)}``.
+    """
+    task = {"task": "time", "spec": spec.label, "grid": grid, "dim": dim, "batch": batch, "dtype": dtype,
+            "mode": mode, "repeats": repeats, "warmup": warmup, "max_seconds": max_seconds, "profile": profile}
+    return _run_child(task, timeout)
+
+
+def _child(payload: str) -> None:
+    """The child process of :func:`measure_memory_subprocess` and :func:`time_subprocess`: prints one JSON line."""
     cfg = json.loads(payload)
-    dtype = _parse_dtype(cfg["dtype"])
-    _, _, step = _setup(parse_mixer_spec(cfg["spec"]), cfg["grid"], cfg["dim"], cfg["batch"],
-                        torch.device("cpu"), dtype, cfg["mode"])
-    if cfg["spec"].partition(":")[0].endswith("+compile"):
-        step()  # compile first: measure the compiled call, not the compiler
-    print(json.dumps({"memory_bytes": measure_peak_memory(step, torch.device("cpu"))}))
+    torch.set_num_threads(cfg["threads"])
+    cpu = torch.device("cpu")
+    _, _, step = _setup(parse_mixer_spec(cfg["spec"]), cfg["grid"], cfg["dim"], cfg["batch"], cpu,
+                        _parse_dtype(cfg["dtype"]), cfg["mode"])  # fmt: skip
+    if cfg["task"] == "memory":
+        if cfg["spec"].partition(":")[0].endswith("+compile"):
+            step()  # compile first: measure the compiled call, not the compiler
+        print(json.dumps({"memory_bytes": measure_peak_memory(step, cpu)}))
+        return
+    seconds, times = time_step(step, cpu, repeats=cfg["repeats"], warmup=cfg["warmup"],
+                               max_seconds=cfg["max_seconds"])  # fmt: skip
+    profile = profile_step(step, runs=min(cfg["repeats"], 3), warmup=0) if cfg["profile"] else None
+    print(json.dumps({"time_s": seconds, "times": times, "profile": profile, "threads": torch.get_num_threads()}))
 
 
 def _parse_dtype(name: str) -> torch.dtype:
@@ -375,6 +408,7 @@ def run_benchmark(
     memory: bool = True,
     progress: bool = True,
     profile: bool = False,
+    isolate: bool = False,
 ) -> list[dict[str, Any]]:
     """Time (and measure memory of) every mixer x grid x mode; returns one result dict per configuration.
 
@@ -392,6 +426,8 @@ def run_benchmark(
         progress: a tqdm bar over configurations.
         profile: also split each configuration's time by kind of work (CPU only;
             :func:`~afno_tutorial.op_profile.profile_step`), stored under ``"profile"`` (JSON, not CSV).
+        isolate: time (and profile) each configuration in a fresh process (CPU only; :func:`time_subprocess`),
+            so that configurations compare like for like.
 
     Returns:
         dicts with the keys of :data:`CSV_FIELDS`; ``status`` is ``"ok"``, ``"skipped"`` (with the estimates and a
@@ -407,6 +443,8 @@ def run_benchmark(
         if mode not in MODES:
             raise ValueError(f"modes: expected values from {MODES}, got {mode!r}")
     dev = torch.device(device)
+    if isolate and dev.type != "cpu":
+        raise ValueError(f"isolate: timing in fresh processes is CPU only, got device {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device: 'cuda' was requested but torch.cuda.is_available() is False")
     if dev.type not in ("cpu", "cuda"):
@@ -458,16 +496,22 @@ def run_benchmark(
             continue
         del module
         try:
-            _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
-            seconds, times = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget)
+            if isolate:
+                timed = time_subprocess(spec, grid, dim, batch, dtype, mode, repeats, warmup, 4 * time_budget, profile)
+                seconds, times = timed["time_s"], timed["times"]
+                if profile:
+                    row["profile"] = timed["profile"]
+            else:
+                _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
+                seconds, times = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget)
+                if profile:
+                    row["profile"] = profile_step(step, runs=min(repeats, 3), warmup=0)
+                del step
             row.update(time_s=seconds, time_min_s=min(times), time_max_s=max(times))
-            row["note"] = f"median of {len(times)}"
+            row["note"] = f"median of {len(times)}" + (", fresh process" if isolate else "")
             time_hist.setdefault(key, []).append((tokens, seconds))
             if row["flops"] is not None:
                 row["gflops_per_s"] = row["flops"] / seconds / 1e9
-            if profile:
-                row["profile"] = profile_step(step, runs=min(repeats, 3), warmup=0)
-            del step
             if memory:
                 if dev.type == "cuda":
                     _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
@@ -673,12 +717,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also split each configuration's time by kind of work (torch.profiler; CPU only)")
     parser.add_argument("--replot", default=None, metavar="JSON",
                         help="no new measurements: print the table of a saved JSON and rewrite its .png")
-    parser.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--isolate", action="store_true",
+                        help="time each configuration in a fresh process, so they compare like for like (CPU only)")
+    parser.add_argument("--_child", dest="child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.memory_child is not None:
-        _memory_child(args.memory_child)
+    if args.child is not None:
+        _child(args.child)
         return 0
     if args.replot is not None:
         from .viz.scaling import plot_scaling
@@ -698,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.mixers, args.grids, dim=args.dim, batch=args.batch, device=args.device, dtype=args.dtype,
         modes=args.modes, repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
         memory_budget=args.memory_budget_gb * 1e9, memory=not args.no_memory, progress=not args.no_progress,
-        profile=args.profile,
+        profile=args.profile, isolate=args.isolate,
     )  # fmt: skip
     print(f"device: {describe_device(torch.device(args.device))}; dim={args.dim}, batch={args.batch}, "
           f"dtype={args.dtype}; torch {torch.__version__}")

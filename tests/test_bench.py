@@ -200,3 +200,27 @@ def test_cuda_benchmark_path() -> None:
     x = torch.randn(1, 16, 12, 32, device="cuda")
     mixer = AFNO2d(32).cuda()
     assert torch.allclose(mixer(x).cpu(), mixer.cpu()(x.cpu()), atol=1e-4)
+
+
+def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkeypatch) -> None:
+    import afno_tutorial.bench as bench_mod
+
+    seen = []
+    real = bench_mod._run_child
+    monkeypatch.setattr(bench_mod, "_run_child", lambda task, timeout: seen.append(task) or real(task, timeout))
+    rows = run_benchmark(["gfn", "afno"], [8], dim=16, repeats=2, memory=False, progress=False, isolate=True,
+                         profile=True)  # fmt: skip
+    assert [t["task"] for t in seen] == ["time", "time"]
+    for row in rows:
+        assert row["status"] == "ok" and "fresh process" in row["note"]
+        assert row["time_min_s"] <= row["time_s"] <= row["time_max_s"]
+        assert row["profile"]["kinds"]["FFT, real to complex"] > 0  # both mixers transform
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        timed = bench_mod.time_subprocess(parse_mixer_spec("gfn"), 8, 16, 1, "float32", "forward", repeats=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert timed["threads"] == 1 and len(timed["times"]) == 1 and timed["profile"] is None
+    with pytest.raises(ValueError, match="isolate"):
+        run_benchmark(["gfn"], [4], device="cuda", isolate=True, progress=False)
