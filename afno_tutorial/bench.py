@@ -109,16 +109,15 @@ class ReferenceAFNO2d(nn.Module):
         batch, height, width, channels = x.shape
         k, b = m.num_blocks, m.block_size
         z = torch.fft.rfft2(x.float(), dim=(1, 2), norm="ortho").reshape(batch, height, width // 2 + 1, k, b)
+        w1, b1, w2, b2 = (p.float() for p in (m.w1, m.b1, m.w2, m.b2))  # the spectrum is float32 whatever x is
         o1r = torch.relu(
-            torch.einsum("...bi,bio->...bo", z.real, m.w1[0]) - torch.einsum("...bi,bio->...bo", z.imag, m.w1[1])
-            + m.b1[0]
+            torch.einsum("...bi,bio->...bo", z.real, w1[0]) - torch.einsum("...bi,bio->...bo", z.imag, w1[1]) + b1[0]
         )
         o1i = torch.relu(
-            torch.einsum("...bi,bio->...bo", z.imag, m.w1[0]) + torch.einsum("...bi,bio->...bo", z.real, m.w1[1])
-            + m.b1[1]
+            torch.einsum("...bi,bio->...bo", z.imag, w1[0]) + torch.einsum("...bi,bio->...bo", z.real, w1[1]) + b1[1]
         )
-        o2r = torch.einsum("...bi,bio->...bo", o1r, m.w2[0]) - torch.einsum("...bi,bio->...bo", o1i, m.w2[1]) + m.b2[0]
-        o2i = torch.einsum("...bi,bio->...bo", o1i, m.w2[0]) + torch.einsum("...bi,bio->...bo", o1r, m.w2[1]) + m.b2[1]
+        o2r = torch.einsum("...bi,bio->...bo", o1r, w2[0]) - torch.einsum("...bi,bio->...bo", o1i, w2[1]) + b2[0]
+        o2i = torch.einsum("...bi,bio->...bo", o1i, w2[0]) + torch.einsum("...bi,bio->...bo", o1r, w2[1]) + b2[1]
         o2 = torch.nn.functional.softshrink(torch.stack([o2r, o2i], dim=-1), lambd=m.sparsity_threshold)
         z = torch.view_as_complex(o2).reshape(batch, height, width // 2 + 1, channels)
         y = torch.fft.irfft2(z, s=(height, width), dim=(1, 2), norm="ortho")

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 from afno_tutorial import AFNO2d, spectral  # noqa: E402
 from afno_tutorial.bench import (  # noqa: E402
     CSV_FIELDS,
+    build_bench_mixer,
     CopyFloor,
     FFTRoundTrip,
     theoretical_flops,
@@ -224,3 +225,20 @@ def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkey
     assert timed["threads"] == 1 and len(timed["times"]) == 1 and timed["profile"] is None
     with pytest.raises(ValueError, match="isolate"):
         run_benchmark(["gfn"], [4], device="cuda", isolate=True, progress=False)
+
+
+@pytest.mark.parametrize("name", ["afno", "attention", "fno", "gfn", "roundtrip", "afno_reference", "copy"])
+def test_every_bench_mixer_runs_in_bfloat16(name: str) -> None:
+    """``--dtype bfloat16`` casts parameters and input: every mixer must run (spectral parts in float32) and give
+    its float32 result to bf16 precision, with gradients."""
+    torch.manual_seed(0)
+    module = build_bench_mixer(name, 32, 8)
+    x = torch.randn(1, 8, 8, 32)
+    reference = module(x).detach()
+    low = module.to(torch.bfloat16)
+    xb = x.bfloat16().requires_grad_()
+    y = low(xb)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), reference, rtol=0.05, atol=0.05)
+    y.float().square().sum().backward()
+    assert xb.grad is not None and torch.isfinite(xb.grad.float()).all()

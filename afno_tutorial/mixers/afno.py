@@ -41,9 +41,9 @@ class AFNO2d(nn.Module):
             (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory near the
             output's size; under ``torch.compile`` it runs as one eager call); ``False``: the plain whole-tensor
             computation that autograd differentiates, which is also the path on other devices; ``None``
-            (default): tiled on CPU for inputs of more than 16 MiB, where it pays. Both give the same numbers (tested). The tiled backward is
-            first-order only: for double backward (e.g. gradient penalties) pass ``False``; ``torch.func``
-            transforms switch to the plain path by themselves.
+            (default): tiled on CPU for inputs of more than 16 MiB, where it pays. Both give the same numbers
+            (tested). The tiled backward is first-order only: for double backward (e.g. gradient penalties) pass
+            ``False``; ``torch.func`` transforms switch to the plain path by themselves.
 
     Parameters are named and shaped as in the reference implementation so its state_dicts load unchanged:
     ``w1 (2, k, b, b*f)``, ``b1 (2, k, b*f)``, ``w2 (2, k, b*f, b)``, ``b2 (2, k, b)`` with ``b = dim // k``

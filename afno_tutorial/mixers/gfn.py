@@ -38,6 +38,8 @@ class GlobalFilter2d(nn.Module):
     def filter_for(self, height: int, width: int) -> torch.Tensor:
         """The complex filter ``(H, W//2 + 1, C)`` for an ``(H, W)`` grid (resized if it differs from ``size``)."""
         weight = self.complex_weight
+        if weight.dtype not in (torch.float32, torch.float64):
+            weight = weight.float()  # complex bf16/fp16 does not exist: a model cast to bf16 filters in float32
         target = (height, width // 2 + 1)
         if weight.shape[:2] != target:
             w = weight.permute(2, 3, 0, 1).reshape(1, 2 * self.dim, *weight.shape[:2])
