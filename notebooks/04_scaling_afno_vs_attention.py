@@ -212,13 +212,15 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # %% [markdown]
 # ## 5. Rerun it yourself
 #
-# The full table of the README (all mixers up to 65,536 tokens, forward and forward+backward, with the project's performance
-# targets checked) comes from the CLI; the results of this project's run are in `benchmarks/`:
+# The full table of the README (all mixers up to 65,536 tokens, forward and forward+backward, with the project's
+# performance targets checked) comes from the CLI; the results of this project's runs are in `benchmarks/`.
+# `--isolate` times every configuration in a fresh process, so that none profits from memory an earlier one
+# freed; `--profile` adds the split by kind of work shown above.
 #
 # ```bash
 # python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \
-#     "roundtrip:hard_thresholding_fraction=0.5" afno_reference attention gfn fno --grids 16 32 64 128 256 \
-#     --modes forward backward --out benchmarks/mine
+#     "roundtrip:hard_thresholding_fraction=0.5" copy afno_reference attention gfn fno --grids 16 32 64 128 256 \
+#     --modes forward backward --isolate --out benchmarks/mine
 # python -m afno_tutorial.bench --device cuda --dtype bfloat16 --grids 64 128 256 512   # on a GPU
 # ```
 #
