@@ -205,9 +205,9 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #   `x.clone()`, costs about as much); copies gather and pad the kept bins; and the Python loop over tiles is
 #   the same for every fraction.
 #
-# Those fixed costs are why fraction 0.5 saves about a third of the time here, not three quarters. On a GPU,
-# where writing memory is cheap relative to the arithmetic, the balance is different: measure it there with
-# the same call.
+# Those fixed costs are why fraction 0.5 saves about a third of the time here, not three quarters. On a GPU the
+# balance is different (AFNO runs there as a few whole-tensor kernels, with no page faults and no Python loop
+# over tiles); `profile=True` is CPU-only, so compare the timed rows there.
 
 # %% [markdown]
 # ## 5. Rerun it yourself
