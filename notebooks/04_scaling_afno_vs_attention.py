@@ -122,16 +122,14 @@ print(bench.format_table(paths))
 #
 # 1. **Blocks are independent.** With $k$ diagonal blocks, channels $[jb, (j+1)b)$ only ever mix with each other,
 #    so FFT, MLP and inverse FFT can run one block at a time on a tensor $k$ times smaller.
-# 2. **Complex as real.** A complex $b 	imes b$ weight acting on interleaved (real, imaginary) pairs is a real
-#    $2b 	imes 2b$ matrix, so the MLP is plain real matrix products, and ReLU and the soft-shrink act on the
+# 2. **Complex as real.** A complex $b \times b$ weight acting on interleaved (real, imaginary) pairs is a real
+#    $2b \times 2b$ matrix, so the MLP is plain real matrix products, and ReLU and the soft-shrink act on the
 #    same interleaved numbers.
 # 3. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
 #    transforms, the adjoint of the inverse transform is the forward transform with the non-self-conjugate
 #    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the backward
 #    pass recomputes each tile instead of storing it. The identity
-#    $\langle \mathrm{irfft2}(z), y
-angle = \langle z, \mathrm{rfft2}(y) \cdot w
-angle$ checked numerically:
+#    $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$ checked numerically:
 
 # %%
 size, modes = (12, 10), (4, 5)

@@ -100,3 +100,16 @@ def test_notebook_opens_with_badges_and_a_colab_guard(source):
     assert f"colab.research.google.com/github/afno-tutorial/afno-tutorial/blob/main/notebooks/{name}" in cells[0].source
     assert f"urlpath=lab/tree/notebooks/{name}" in cells[0].source
     assert '"google.colab" in sys.modules' in cells[1].source and "%pip" not in cells[1].source
+
+
+@pytest.mark.parametrize("source", _sources(), ids=lambda p: p.stem)
+def test_markdown_has_no_control_characters_or_stray_lines(source):
+    """LaTeX written through a Python string loses its backslashes: ``\\times`` becomes a tab, ``\\rangle`` a line
+    break. Both show up as control characters or as markdown lines without the ``#`` of the py:percent format."""
+    in_markdown = False
+    for number, line in enumerate(source.read_text().split("\n"), start=1):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f]", line), f"{source.name}:{number}: control character"
+        if line.startswith("# %%"):
+            in_markdown = "[markdown]" in line
+        elif in_markdown and line.strip():
+            assert line.startswith("#"), f"{source.name}:{number}: markdown line without '#': {line[:60]!r}"
