@@ -16,7 +16,9 @@ Time: warm-up, then the median of repeated runs (CUDA synchronised). Forward run
 allocated before; on CPU each configuration runs in a fresh subprocess and reports its peak resident memory
 (``VmHWM``, reset after set-up) minus the resident memory after set-up. A configuration whose predicted time or
 memory exceeds the budget is skipped and recorded with its estimate. ``--isolate`` times each configuration in a
-fresh process as well, so that configurations compare like for like. ``--profile`` adds the time per call split
+fresh process as well, so that configurations compare like for like; ``--rounds N`` times all configurations N
+times over, round after round, and reports the median, so that slow drifts of a machine's speed fall on all of
+them alike. ``--profile`` adds the time per call split
 by kind of work (FFTs, matrix products, copies, ...; :mod:`afno_tutorial.op_profile`). Theoretical FLOPs come from
 :mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import functools
 import json
 import math
 import os
@@ -408,6 +411,7 @@ def run_benchmark(
     progress: bool = True,
     profile: bool = False,
     isolate: bool = False,
+    rounds: int = 1,
 ) -> list[dict[str, Any]]:
     """Time (and measure memory of) every mixer x grid x mode; returns one result dict per configuration.
 
@@ -427,6 +431,10 @@ def run_benchmark(
             :func:`~afno_tutorial.op_profile.profile_step`), stored under ``"profile"`` (JSON, not CSV).
         isolate: time (and profile) each configuration in a fresh process (CPU only; :func:`time_subprocess`),
             so that configurations compare like for like.
+        rounds: time every configuration this many times, round after round over all configurations, and report
+            the median of the rounds' medians (each round's median under ``"round_times_s"``, JSON only). Slow
+            drifts of the machine's speed then fall on every configuration alike instead of on whichever ran
+            during them; the budgets and the profile use the first round.
 
     Returns:
         dicts with the keys of :data:`CSV_FIELDS`; ``status`` is ``"ok"``, ``"skipped"`` (with the estimates and a
@@ -435,6 +443,7 @@ def run_benchmark(
     check_positive_int(dim, "dim")
     check_positive_int(batch, "batch")
     check_positive_int(repeats, "repeats")
+    check_positive_int(rounds, "rounds")
     specs = [parse_mixer_spec(m) if isinstance(m, str) else m for m in mixers]
     for g in grids:
         check_positive_int(g, "grids")
@@ -460,6 +469,7 @@ def run_benchmark(
     results: list[dict[str, Any]] = []
     time_hist: dict[tuple[str, str], list[tuple[int, float]]] = {}
     mem_hist: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    timers: dict[int, Callable[[], tuple[float, list[float]]]] = {}  # row index -> a fresh timing of its config
     for spec, mode, grid in tqdm(configs, desc="benchmark", disable=not progress):
         tokens = grid * grid
         key = (spec.label, mode)
@@ -508,6 +518,11 @@ def run_benchmark(
                 del step
             row.update(time_s=seconds, time_min_s=min(times), time_max_s=max(times))
             row["note"] = f"median of {len(times)}" + (", fresh process" if isolate else "")
+            if rounds > 1:
+                row["round_times_s"] = [seconds]
+                timers[len(results)] = functools.partial(
+                    _time_again, spec, grid, dim, batch, dev, dtype, mode, repeats, warmup, 4 * time_budget, isolate
+                )
             time_hist.setdefault(key, []).append((tokens, seconds))
             if row["flops"] is not None:
                 row["gflops_per_s"] = row["flops"] / seconds / 1e9
@@ -524,7 +539,43 @@ def run_benchmark(
         except (RuntimeError, torch.cuda.OutOfMemoryError, subprocess.TimeoutExpired) as error:
             row.update(status="error", note=str(error).splitlines()[0][:200] if str(error) else type(error).__name__)
         results.append(row)
+    if timers:
+        _more_rounds(results, timers, rounds, progress)
     return results
+
+
+def _time_again(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.device, dtype: str, mode: str,
+                repeats: int, warmup: int, max_seconds: float, isolate: bool) -> tuple[float, list[float]]:
+    """One more timing of a configuration, as :func:`run_benchmark` timed it first: ``(median, times)``."""
+    if isolate:
+        timed = time_subprocess(spec, grid, dim, batch, dtype, mode, repeats, warmup, max_seconds)
+        return timed["time_s"], timed["times"]
+    _, _, step = _setup(spec, grid, dim, batch, device, _parse_dtype(dtype), mode)
+    return time_step(step, device, repeats=repeats, warmup=warmup, max_seconds=max_seconds)
+
+
+def _more_rounds(results: list[dict[str, Any]], timers: dict[int, Callable[[], tuple[float, list[float]]]],
+                 rounds: int, progress: bool) -> None:
+    """Rounds 2..``rounds`` of :func:`run_benchmark`: each configuration once per round, in the same order; then
+    every row's time becomes the median of its rounds."""
+    from tqdm.auto import tqdm
+
+    for index, timer in tqdm([item for _ in range(rounds - 1) for item in timers.items()], desc="more rounds",
+                             disable=not progress):  # fmt: skip
+        row = results[index]
+        try:
+            seconds, times = timer()
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            row["note"] += f"; a later round failed: {str(error).splitlines()[0][:120] if str(error) else error}"
+            continue
+        row["round_times_s"].append(seconds)
+        row["time_min_s"], row["time_max_s"] = min(row["time_min_s"], min(times)), max(row["time_max_s"], max(times))
+    for index in timers:
+        row = results[index]
+        row["time_s"] = statistics.median(row["round_times_s"])
+        if row["flops"] is not None:
+            row["gflops_per_s"] = row["flops"] / row["time_s"] / 1e9
+        row["note"] = row["note"].replace("median of", f"median of {len(row['round_times_s'])} rounds' medians of", 1)
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
@@ -718,6 +769,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="no new measurements: print the table of a saved JSON and rewrite its .png")
     parser.add_argument("--isolate", action="store_true",
                         help="time each configuration in a fresh process, so they compare like for like (CPU only)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every configuration this many times, round after round, and report the median")
     parser.add_argument("--_child", dest="child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -743,7 +796,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.mixers, args.grids, dim=args.dim, batch=args.batch, device=args.device, dtype=args.dtype,
         modes=args.modes, repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
         memory_budget=args.memory_budget_gb * 1e9, memory=not args.no_memory, progress=not args.no_progress,
-        profile=args.profile, isolate=args.isolate,
+        profile=args.profile, isolate=args.isolate, rounds=args.rounds,
     )  # fmt: skip
     print(f"device: {describe_device(torch.device(args.device))}; dim={args.dim}, batch={args.batch}, "
           f"dtype={args.dtype}; torch {torch.__version__}")

@@ -110,7 +110,8 @@ plot_scaling(results);
 # ### The same maths, two implementations
 #
 # `tiled=False` is the plain whole-tensor computation (what runs on a GPU); `tiled=True` the tile-by-tile one (the
-# CPU default above 16 MiB of input). Same outputs, different time and peak memory:
+# CPU default above 16 MiB of input, or 2 MiB when no gradient is recorded). Same outputs, different time and peak
+# memory:
 
 # %%
 paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"], [GRIDS[-1]], dim=DIM,
@@ -266,7 +267,7 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # </details>
 #
 # 4. On your machine, from which grid on does `tiled=True` beat `tiled=False`? (The library switches at 16 MiB of
-#    input, measured on a 2-core CPU with a 32 MiB last-level cache.)
+#    input for training and 2 MiB for inference, measured on a 2-core CPU with a 32 MiB last-level cache.)
 #
 # <details><summary>Solution</summary>
 #

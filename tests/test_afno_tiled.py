@@ -160,6 +160,14 @@ def test_path_choice_by_flag_size_and_device():
     assert not auto._use_tiled(x)  # small: the plain path
     large = torch.empty(1, 1, afno_tiled.TILED_MIN_BYTES // 64 + 1, 16)
     assert auto._use_tiled(large) and not AFNO2d(16, num_blocks=4, tiled=False)._use_tiled(large)
+    # Between the two limits: tiled when no graph is recorded, plain when autograd will need one.
+    medium = torch.empty(1, 1, afno_tiled.TILED_MIN_BYTES_NO_GRAD // 64 + 1, 16)
+    assert afno_tiled.TILED_MIN_BYTES_NO_GRAD < medium.numel() * 4 <= afno_tiled.TILED_MIN_BYTES
+    assert not auto._use_tiled(medium)  # parameters require grad
+    with torch.no_grad():
+        assert auto._use_tiled(medium)
+    frozen = AFNO2d(16, num_blocks=4).requires_grad_(False)
+    assert frozen._use_tiled(medium) and not frozen._use_tiled(medium.clone().requires_grad_())
     assert not AFNO2d(16, num_blocks=4, tiled=True)._use_tiled(torch.empty(1, 6, 6, 16, device="meta"))
     with pytest.raises(TypeError, match="tiled"):
         AFNO2d(16, tiled="yes")

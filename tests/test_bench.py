@@ -227,6 +227,30 @@ def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkey
         run_benchmark(["gfn"], [4], device="cuda", isolate=True, progress=False)
 
 
+def test_rounds_time_every_configuration_round_after_round_and_report_the_median(monkeypatch) -> None:
+    import afno_tutorial.bench as bench_mod
+
+    order = []
+    real = bench_mod.time_step
+
+    def fake_time_step(step, device, repeats=5, warmup=1, max_seconds=60.0):
+        real(step, device, repeats=1, warmup=0)  # the step must still run
+        order.append(len(order))
+        return float(len(order)), [float(len(order))]  # the n-th timing takes n seconds
+
+    monkeypatch.setattr(bench_mod, "time_step", fake_time_step)
+    rows = run_benchmark(["gfn", "copy"], [8], dim=16, memory=False, progress=False, rounds=3)
+    # Timings 1, 2 in round one, 3, 4 in round two, 5, 6 in round three: interleaved, not one mixer at a time.
+    assert [r["round_times_s"] for r in rows] == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
+    assert [r["time_s"] for r in rows] == [3.0, 4.0]
+    assert [(r["time_min_s"], r["time_max_s"]) for r in rows] == [(1.0, 5.0), (2.0, 6.0)]
+    assert all("median of 3 rounds" in r["note"] for r in rows)
+    once = run_benchmark(["gfn"], [8], dim=16, memory=False, progress=False)
+    assert "round_times_s" not in once[0]
+    with pytest.raises(ValueError, match="rounds"):
+        run_benchmark(["gfn"], [8], dim=16, memory=False, progress=False, rounds=0)
+
+
 @pytest.mark.parametrize("name", ["afno", "attention", "fno", "gfn", "roundtrip", "afno_reference", "copy"])
 def test_every_bench_mixer_runs_in_bfloat16(name: str) -> None:
     """``--dtype bfloat16`` casts parameters and input: every mixer must run (spectral parts in float32) and give

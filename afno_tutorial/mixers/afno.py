@@ -16,7 +16,7 @@ from torch import nn
 
 from .. import spectral
 from ..checks import check_nonnegative_float, check_positive_int, check_tokens
-from .afno_tiled import DEFAULT_TILE_BYTES, TILED_MIN_BYTES, afno_tiled
+from .afno_tiled import DEFAULT_TILE_BYTES, TILED_MIN_BYTES, TILED_MIN_BYTES_NO_GRAD, afno_tiled
 
 
 class AFNO2d(nn.Module):
@@ -41,7 +41,8 @@ class AFNO2d(nn.Module):
             (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory near the
             output's size; under ``torch.compile`` it runs as one eager call); ``False``: the plain whole-tensor
             computation that autograd differentiates, which is also the path on other devices; ``None``
-            (default): tiled on CPU for inputs of more than 16 MiB, where it pays. Both give the same numbers
+            (default): tiled on CPU where it pays, for inputs of more than 16 MiB, or more than 2 MiB when no
+            gradient is recorded (inference). Both give the same numbers
             (tested). The tiled backward is first-order only: for double backward (e.g. gradient penalties) pass
             ``False``; ``torch.func`` transforms switch to the plain path by themselves.
 
@@ -147,7 +148,11 @@ class AFNO2d(nn.Module):
         transformed = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)()
         if self.tiled is False or x.device.type != "cpu" or transformed:
             return False
-        return self.tiled is True or x.numel() * x.element_size() > TILED_MIN_BYTES
+        if self.tiled is True:
+            return True
+        # The tiled forward wins from smaller inputs than its recomputing backward does.
+        recording = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        return x.numel() * x.element_size() > (TILED_MIN_BYTES if recording else TILED_MIN_BYTES_NO_GRAD)
 
     def spectral_mlp(self, z: torch.Tensor) -> torch.Tensor:
         """The block-diagonal complex MLP shared by all bins, with ReLU and soft-shrink on real/imag parts.
