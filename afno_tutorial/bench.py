@@ -54,6 +54,9 @@ DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
 DEFAULT_GRIDS = (16, 32, 64, 128, 256)
 BASELINES = ("roundtrip", "afno_reference", "copy")
 MODES = ("forward", "backward")
+# Least seconds of warm-up calls before timing (see time_step).
+WARMUP_SECONDS = 1.0
+
 CSV_FIELDS = (
     "mixer", "mode", "grid", "tokens", "dim", "batch", "device", "dtype", "status", "time_s", "time_min_s",
     "time_max_s", "memory_bytes", "input_bytes", "memory_ratio", "flops", "gflops_per_s", "estimate_time_s", "estimate_memory_bytes", "note",
@@ -217,18 +220,28 @@ def _make_step(module: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], No
 
 
 def time_step(step: Callable[[], None], device: torch.device, repeats: int = 5, warmup: int = 1,
-              max_seconds: float = 60.0) -> tuple[float, list[float]]:
-    """Median wall time of ``step`` after ``warmup`` calls; fewer repeats when one call is slow.
+              max_seconds: float = 60.0, warmup_seconds: float | None = None) -> tuple[float, list[float]]:
+    """Median wall time of ``step`` after a warm-up of at least ``warmup`` calls and ``warmup_seconds``; fewer
+    repeats when one call is slow.
+
+    A process settles over its first calls, not only its first one: the C allocator grows its heap and adapts
+    its thresholds to the sizes it sees, and fresh pages are faulted in. On a 2-core CPU a 65,536-token AFNO
+    forward in a fresh process takes 0.15-0.22 s for its first four or five calls, then 0.12-0.14 s.
+
+    Args:
+        warmup_seconds: ``None``: :data:`WARMUP_SECONDS`.
 
     Returns ``(median seconds, the seconds of every timed run)``.
     """
-    first = math.inf
-    for _ in range(max(1, warmup)):
+    warmup_seconds = WARMUP_SECONDS if warmup_seconds is None else warmup_seconds
+    first, spent, calls = math.inf, 0.0, 0
+    while calls < max(1, warmup) or spent < min(warmup_seconds, max_seconds):
         _sync(device)
         start = time.perf_counter()
         step()
         _sync(device)
-        first = min(first, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        first, spent, calls = min(first, seconds), spent + seconds, calls + 1
     runs = max(1, min(repeats, int(max_seconds / max(first, 1e-9))))
     times = []
     for _ in range(runs):
@@ -318,6 +331,7 @@ def measure_memory_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, 
 
 def time_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str, mode: str, repeats: int = 5,
                     warmup: int = 1, max_seconds: float = 60.0, profile: bool = False,
+                    warmup_seconds: float | None = None,
                     timeout: float = 1800.0) -> dict[str, Any]:
     """:func:`time_step` (and with ``profile``, :func:`~afno_tutorial.op_profile.profile_step`) of one
     configuration in a fresh Python process on the CPU.
@@ -330,7 +344,8 @@ def time_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str
     threads (the parent's)}``.
     """
     task = {"task": "time", "spec": spec.label, "grid": grid, "dim": dim, "batch": batch, "dtype": dtype,
-            "mode": mode, "repeats": repeats, "warmup": warmup, "max_seconds": max_seconds, "profile": profile}
+            "mode": mode, "repeats": repeats, "warmup": warmup, "max_seconds": max_seconds, "profile": profile,
+            "warmup_seconds": WARMUP_SECONDS if warmup_seconds is None else warmup_seconds}
     return _run_child(task, timeout)
 
 
@@ -347,6 +362,7 @@ def _child(payload: str) -> None:
         print(json.dumps({"memory_bytes": measure_peak_memory(step, cpu)}))
         return
     seconds, times = time_step(step, cpu, repeats=cfg["repeats"], warmup=cfg["warmup"],
+                               warmup_seconds=cfg["warmup_seconds"],
                                max_seconds=cfg["max_seconds"])  # fmt: skip
     profile = profile_step(step, runs=min(cfg["repeats"], 3), warmup=0) if cfg["profile"] else None
     print(json.dumps({"time_s": seconds, "times": times, "profile": profile, "threads": torch.get_num_threads()}))
@@ -405,6 +421,7 @@ def run_benchmark(
     modes: Sequence[str] = ("forward",),
     repeats: int = 5,
     warmup: int = 1,
+    warmup_seconds: float | None = None,
     time_budget: float = 60.0,
     memory_budget: float = 8e9,
     memory: bool = True,
@@ -422,7 +439,8 @@ def run_benchmark(
         device: ``"cpu"`` or ``"cuda"``.
         dtype: ``"float32"``, ``"bfloat16"`` or ``"float64"`` of input and parameters.
         modes: ``"forward"`` (under ``no_grad``) and/or ``"backward"`` (forward + backward).
-        repeats, warmup: timed runs (median) and untimed runs before them.
+        repeats, warmup: timed runs (median) and the least number of untimed runs before them.
+        warmup_seconds: the least time spent in untimed runs (:func:`time_step`; ``None``: :data:`WARMUP_SECONDS`).
         time_budget: seconds one run may be predicted to take; slower configurations are skipped.
         memory_budget: bytes one run may be predicted to need; larger configurations are skipped.
         memory: also measure peak memory (CPU: a subprocess per configuration).
@@ -506,13 +524,15 @@ def run_benchmark(
         del module
         try:
             if isolate:
-                timed = time_subprocess(spec, grid, dim, batch, dtype, mode, repeats, warmup, 4 * time_budget, profile)
+                timed = time_subprocess(spec, grid, dim, batch, dtype, mode, repeats, warmup, 4 * time_budget, profile,
+                                        warmup_seconds)
                 seconds, times = timed["time_s"], timed["times"]
                 if profile:
                     row["profile"] = timed["profile"]
             else:
                 _, _, step = _setup(spec, grid, dim, batch, dev, torch_dtype, mode)
-                seconds, times = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget)
+                seconds, times = time_step(step, dev, repeats=repeats, warmup=warmup, max_seconds=4 * time_budget,
+                                           warmup_seconds=warmup_seconds)
                 if profile:
                     row["profile"] = profile_step(step, runs=min(repeats, 3), warmup=0)
                 del step
@@ -521,7 +541,8 @@ def run_benchmark(
             if rounds > 1:
                 row["round_times_s"] = [seconds]
                 timers[len(results)] = functools.partial(
-                    _time_again, spec, grid, dim, batch, dev, dtype, mode, repeats, warmup, 4 * time_budget, isolate
+                    _time_again, spec, grid, dim, batch, dev, dtype, mode, (repeats, warmup, warmup_seconds),
+                    4 * time_budget, isolate,
                 )
             time_hist.setdefault(key, []).append((tokens, seconds))
             if row["flops"] is not None:
@@ -545,13 +566,18 @@ def run_benchmark(
 
 
 def _time_again(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.device, dtype: str, mode: str,
-                repeats: int, warmup: int, max_seconds: float, isolate: bool) -> tuple[float, list[float]]:
-    """One more timing of a configuration, as :func:`run_benchmark` timed it first: ``(median, times)``."""
+                counts: tuple[int, int, float | None], max_seconds: float, isolate: bool) -> tuple[float, list[float]]:
+    """One more timing of a configuration, as :func:`run_benchmark` timed it first: ``(median, times)``.
+
+    ``counts``: ``(repeats, warmup, warmup_seconds)``."""
+    repeats, warmup, warmup_seconds = counts
     if isolate:
-        timed = time_subprocess(spec, grid, dim, batch, dtype, mode, repeats, warmup, max_seconds)
+        timed = time_subprocess(spec, grid, dim, batch, dtype, mode, repeats, warmup, max_seconds,
+                                warmup_seconds=warmup_seconds)  # fmt: skip
         return timed["time_s"], timed["times"]
     _, _, step = _setup(spec, grid, dim, batch, device, _parse_dtype(dtype), mode)
-    return time_step(step, device, repeats=repeats, warmup=warmup, max_seconds=max_seconds)
+    return time_step(step, device, repeats=repeats, warmup=warmup, max_seconds=max_seconds,
+                     warmup_seconds=warmup_seconds)  # fmt: skip
 
 
 def _more_rounds(results: list[dict[str, Any]], timers: dict[int, Callable[[], tuple[float, list[float]]]],
@@ -756,7 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["forward"],
                         help="forward (no_grad) and/or backward (forward+backward)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=1, help="least untimed calls before timing")
+    parser.add_argument("--warmup-seconds", type=float, default=WARMUP_SECONDS,
+                        help="least seconds of untimed calls before timing (a process settles over several calls)")
     parser.add_argument("--time-budget", type=float, default=60.0, help="max predicted seconds per run")
     parser.add_argument("--memory-budget-gb", type=float, default=8.0, help="max predicted GB per run")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
@@ -794,7 +822,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     results = run_benchmark(
         args.mixers, args.grids, dim=args.dim, batch=args.batch, device=args.device, dtype=args.dtype,
-        modes=args.modes, repeats=args.repeats, warmup=args.warmup, time_budget=args.time_budget,
+        modes=args.modes, repeats=args.repeats, warmup=args.warmup,
+        warmup_seconds=args.warmup_seconds, time_budget=args.time_budget,
         memory_budget=args.memory_budget_gb * 1e9, memory=not args.no_memory, progress=not args.no_progress,
         profile=args.profile, isolate=args.isolate, rounds=args.rounds,
     )  # fmt: skip

@@ -119,7 +119,7 @@ paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"]
 print(bench.format_table(paths))
 
 # %% [markdown]
-# Three ideas make the tiled path:
+# Four ideas make the tiled path:
 #
 # 1. **Blocks are independent.** With $k$ diagonal blocks, channels $[jb, (j+1)b)$ only ever mix with each other,
 #    so FFT, MLP and inverse FFT can run one block at a time on a tensor $k$ times smaller.
@@ -129,8 +129,15 @@ print(bench.format_table(paths))
 # 3. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
 #    transforms, the adjoint of the inverse transform is the forward transform with the non-self-conjugate
 #    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the backward
-#    pass recomputes each tile instead of storing it. The identity
-#    $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$ checked numerically:
+#    pass recomputes each tile instead of storing it.
+# 4. **Work in the layout the FFT leaves behind.** PyTorch's CPU FFTs put the transformed axis innermost in
+#    their output, whatever the input's layout, so the path transforms one axis at a time and arranges each step
+#    around the layout the previous one returned. Even the residual $x + \ldots$ rides along: the inverse FFT
+#    over $W$ is linear and undoes the forward one, so $\mathrm{irfft}(\mathrm{rfft}(x) + \text{padded bins})$
+#    is $x$ plus the mixer's field, without a separate pass over the output.
+#
+# The adjoint identity of idea 3,
+# $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$, checked numerically:
 
 # %%
 size, modes = (12, 10), (4, 5)
@@ -196,13 +203,12 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #
 # - **Matrix products** (the block MLP) shrink with the square of the fraction: a quarter of the bins at 0.5, a
 #   sixteenth at 0.25.
-# - **The transforms** shrink too, but only part of them. At fraction 1 the two-dimensional `rfft2`/`irfft2`
-#   count both axes as real FFTs; below 1 the half-spectrum axis is still transformed in full (the real FFTs),
-#   while the other axis is transformed only for the kept columns (the complex FFTs, which fall with the fraction).
-# - **What does not shrink at all**: the element-wise bar is mostly the residual add that writes the output,
-#   including the first touch of its freshly allocated pages (the `copy` baseline of the benchmark,
-#   `x.clone()`, costs about as much); copies gather and pad the kept bins; and the Python loop over tiles is
-#   the same for every fraction.
+# - **The transforms** shrink too, but only part of them. The half-spectrum axis $W$ is transformed in full
+#   at every fraction (the real FFTs), the other axis only for the kept columns (the complex FFTs, which fall
+#   with the fraction).
+# - **What does not shrink at all**: the copies that bring each tile into the FFT's layout and write the result
+#   into the channels-last output (64 MiB at 65,536 tokens, with the first touch of its freshly allocated pages:
+#   the `copy` baseline of the benchmark, `x.clone()`, costs about as much), and the Python loop over tiles.
 #
 # Those fixed costs are why fraction 0.5 saves about a third of the time here, not three quarters. On a GPU the
 # balance is different (AFNO runs there as a few whole-tensor kernels, with no page faults and no Python loop
@@ -214,12 +220,14 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # The full table of the README (all mixers up to 65,536 tokens, forward and forward+backward, with the project's
 # performance targets checked) comes from the CLI; the results of this project's runs are in `benchmarks/`.
 # `--isolate` times every configuration in a fresh process, so that none profits from memory an earlier one
-# freed; `--profile` adds the split by kind of work shown above.
+# freed; `--rounds 3` times them all three times over, round after round, and keeps the median, so that a
+# machine's slow drifts in speed fall on every configuration alike; `--profile` adds the split by kind of work
+# shown above.
 #
 # ```bash
 # python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \
 #     "roundtrip:hard_thresholding_fraction=0.5" copy afno_reference attention gfn fno --grids 16 32 64 128 256 \
-#     --modes forward backward --isolate --out benchmarks/mine
+#     --modes forward backward --isolate --rounds 3 --out benchmarks/mine
 # python -m afno_tutorial.bench --device cuda --dtype bfloat16 --grids 64 128 256 512   # on a GPU
 # ```
 #

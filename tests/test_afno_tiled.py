@@ -204,3 +204,27 @@ def test_torch_compile_runs_the_tiled_path_as_one_eager_call():
     torch.testing.assert_close(y, plain(x))
     torch.testing.assert_close(x.grad, xp.grad)
     torch.testing.assert_close(tiled.w2.grad, plain.w2.grad)
+
+
+def test_output_and_input_gradient_are_offered_huge_pages_before_they_are_written(monkeypatch):
+    """The tiled path writes its output in short runs spread over the whole tensor: it asks for huge pages on the
+    output (forward) and on the input's gradient (backward) while they are still unwritten."""
+    seen = []
+
+    def record(tensor):
+        seen.append((tuple(tensor.shape), tensor.data_ptr()))
+        tensor.fill_(float("nan"))  # whatever is there now must be overwritten everywhere
+        return False
+
+    monkeypatch.setattr(afno_tiled, "advise_huge_pages", record)
+    tiled, plain = _pair(num_blocks=4)
+    x = torch.randn(2, 6, 5, 16, dtype=torch.float64, requires_grad=True)
+    y = tiled(x)
+    assert seen == [((2, 6, 5, 16), y.data_ptr())]
+    y.sum().backward()
+    assert len(seen) == 2 and seen[1][0] == (2, 6, 5, 16) and seen[1][1] == x.grad.data_ptr()
+    xp = x.detach().clone().requires_grad_()
+    yp = plain(xp)
+    yp.sum().backward()
+    torch.testing.assert_close(y, yp)
+    torch.testing.assert_close(x.grad, xp.grad)

@@ -7,6 +7,8 @@ import json
 import math
 import subprocess
 import sys
+import time
+from typing import Iterator
 
 import matplotlib
 import pytest
@@ -14,7 +16,7 @@ import torch
 
 matplotlib.use("Agg")
 
-from afno_tutorial import AFNO2d, spectral  # noqa: E402
+from afno_tutorial import AFNO2d, bench, spectral  # noqa: E402
 from afno_tutorial.bench import (  # noqa: E402
     CSV_FIELDS,
     build_bench_mixer,
@@ -29,8 +31,18 @@ from afno_tutorial.bench import (  # noqa: E402
     run_benchmark,
     save_results,
     target_checks,
+    time_step,
 )
 from afno_tutorial.viz.scaling import plot_flop_curves, plot_scaling  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _short_warmup() -> Iterator[None]:
+    """These tests check formats, budgets and plumbing, not times: no second-long warm-ups (the test of the
+    warm-up sets its own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bench, "WARMUP_SECONDS", 0.0)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -227,13 +239,31 @@ def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkey
         run_benchmark(["gfn"], [4], device="cuda", isolate=True, progress=False)
 
 
+def test_warmup_runs_at_least_its_calls_and_its_seconds() -> None:
+    calls = []
+
+    def step() -> None:
+        calls.append(1)
+        time.sleep(0.01)
+
+    cpu = torch.device("cpu")
+    _, times = time_step(step, cpu, repeats=2, warmup=1, warmup_seconds=0.0)
+    assert len(calls) == 3 and len(times) == 2  # one warm-up call, two timed
+    calls.clear()
+    _, times = time_step(step, cpu, repeats=2, warmup=1, warmup_seconds=0.1)
+    assert len(calls) - 2 >= 9 and len(times) == 2  # warm-up went on until 0.1 s had passed (about 10 calls)
+    calls.clear()
+    _, times = time_step(step, cpu, repeats=2, warmup=1, warmup_seconds=10.0, max_seconds=0.05)
+    assert len(calls) - len(times) < 20  # never longer than the run's own time limit
+
+
 def test_rounds_time_every_configuration_round_after_round_and_report_the_median(monkeypatch) -> None:
     import afno_tutorial.bench as bench_mod
 
     order = []
     real = bench_mod.time_step
 
-    def fake_time_step(step, device, repeats=5, warmup=1, max_seconds=60.0):
+    def fake_time_step(step, device, repeats=5, warmup=1, max_seconds=60.0, warmup_seconds=None):
         real(step, device, repeats=1, warmup=0)  # the step must still run
         order.append(len(order))
         return float(len(order)), [float(len(order))]  # the n-th timing takes n seconds
