@@ -110,7 +110,7 @@ plot_scaling(results);
 # ### The same maths, two implementations
 #
 # `tiled=False` is the plain whole-tensor computation (what runs on a GPU); `tiled=True` the tile-by-tile one (the
-# CPU default above 16 MiB of input, or 2 MiB when no gradient is recorded). Same outputs, different time and peak
+# CPU default above 8 MiB of input, or 2 MiB when no gradient is recorded). Same outputs, different time and peak
 # memory:
 
 # %%
@@ -210,7 +210,7 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #   into the channels-last output (64 MiB at 65,536 tokens, with the first touch of its freshly allocated pages:
 #   the `copy` baseline of the benchmark, `x.clone()`, costs about as much), and the Python loop over tiles.
 #
-# Those fixed costs are why fraction 0.5 saves about a third of the time here, not three quarters. On a GPU the
+# Those fixed costs are why fraction 0.5 saves less than half of the time here, not three quarters. On a GPU the
 # balance is different (AFNO runs there as a few whole-tensor kernels, with no page faults and no Python loop
 # over tiles); `profile=True` is CPU-only, so compare the timed rows there.
 
@@ -274,7 +274,7 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # AFNO's advantage only at larger token counts.
 # </details>
 #
-# 4. On your machine, from which grid on does `tiled=True` beat `tiled=False`? (The library switches at 16 MiB of
+# 4. On your machine, from which grid on does `tiled=True` beat `tiled=False`? (The library switches at 8 MiB of
 #    input for training and 2 MiB for inference, measured on a 2-core CPU with a 32 MiB last-level cache.)
 #
 # <details><summary>Solution</summary>

@@ -38,10 +38,10 @@ class AFNO2d(nn.Module):
         hermitian_projection: make the output the real field nearest to the non-Hermitian spectrum explicitly
             (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
         tiled: ``True``: on CPU, compute tile by tile over channel blocks with a hand-written backward
-            (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory near the
-            output's size; under ``torch.compile`` it runs as one eager call); ``False``: the plain whole-tensor
+            (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory the
+            output plus one tile's temporaries; under ``torch.compile`` it runs as one eager call); ``False``: the plain whole-tensor
             computation that autograd differentiates, which is also the path on other devices; ``None``
-            (default): tiled on CPU where it pays, for inputs of more than 16 MiB, or more than 2 MiB when no
+            (default): tiled on CPU where it pays, for inputs of more than 8 MiB, or more than 2 MiB when no
             gradient is recorded (inference). Both give the same numbers
             (tested). The tiled backward is first-order only: for double backward (e.g. gradient penalties) pass
             ``False``; ``torch.func`` transforms switch to the plain path by themselves.

@@ -43,12 +43,12 @@ from ..huge_pages import advise_huge_pages
 # within a 32 MiB last-level cache. A 256x256 grid with 32 channels (one block at C=256) is exactly one tile.
 DEFAULT_TILE_BYTES = 8 << 20
 # Inputs above these sizes take the tiled path by default: a forward that records no graph above 2 MiB, one that
-# autograd will differentiate above 16 MiB. Below them the plain path's full-size temporaries still fit in the
-# last-level cache and it is as fast or faster. Measured on a 2-core x86 CPU (32 MiB L3) at C=256: forward
-# 64x64 (4 MiB) 8.0 ms tiled / 8.2 ms plain, 128x128 27 / 35 ms; forward+backward 128x128 100 / 76 ms, 192x192
-# (36 MiB) 0.21 / 0.42 s. Measure the switch points on a machine with `python -m afno_tutorial.bench --mixers
-# afno:tiled=True afno:tiled=False --grids 32 64 128 192 256 --modes forward backward --isolate --no-memory`.
-TILED_MIN_BYTES = 16 << 20
+# autograd will differentiate above 8 MiB. Below them the plain path's full-size temporaries still fit in the
+# last-level cache and it is as fast or faster. Measured on a 2-core x86 CPU (32 MiB L3) at C=256
+# (benchmarks/cpu_2threads_paths.*): forward at 64x64 (4 MiB) 4.6 ms tiled / 6.4 ms plain; forward+backward at
+# 64x64 17.1 / 17.2 ms, at 128x128 (16 MiB) 64 / 72 ms, at 256x256 0.35 / 0.76 s. Measure the switch points on
+# a machine with the command in benchmarks/README.md.
+TILED_MIN_BYTES = 8 << 20
 TILED_MIN_BYTES_NO_GRAD = 2 << 20
 # Bytes of hidden activations per chunk of bins in the MLP (a core's L2 cache).
 _CHUNK_BYTES = 1 << 19
