@@ -18,9 +18,9 @@ allocated before; on CPU each configuration runs in a fresh subprocess and repor
 memory exceeds the budget is skipped and recorded with its estimate. ``--isolate`` times each configuration in a
 fresh process as well, so that configurations compare like for like; ``--rounds N`` times all configurations N
 times over, round after round, and reports the median, so that slow drifts of a machine's speed fall on all of
-them alike. ``--profile`` adds the time per call split
-by kind of work (FFTs, matrix products, copies, ...; :mod:`afno_tutorial.op_profile`). Theoretical FLOPs come from
-:mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
+them alike. ``--profile`` adds the time per call split by kind of work (FFTs, matrix products, copies, ...;
+:mod:`afno_tutorial.op_profile`). Theoretical FLOPs come from :mod:`afno_tutorial.flops` (forward;
+forward+backward counted as 3x forward).
 """
 
 from __future__ import annotations
@@ -225,8 +225,8 @@ def time_step(step: Callable[[], None], device: torch.device, repeats: int = 5, 
     repeats when one call is slow.
 
     A process settles over its first calls, not only its first one: the C allocator grows its heap and adapts
-    its thresholds to the sizes it sees, and fresh pages are faulted in. On a 2-core CPU a 65,536-token AFNO
-    forward in a fresh process takes 0.15-0.22 s for its first four or five calls, then 0.12-0.14 s.
+    its thresholds to the sizes it sees, and fresh pages are faulted in. A 65,536-token AFNO forward in a fresh
+    process on a 2-core CPU is markedly slower for its first four or five calls than after them.
 
     Args:
         warmup_seconds: ``None``: :data:`WARMUP_SECONDS`.

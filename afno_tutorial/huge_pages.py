@@ -1,15 +1,16 @@
 """Transparent huge pages for large, freshly allocated CPU tensors (Linux).
 
 A fresh 64 MiB tensor from the C allocator is fresh memory from the kernel: its first write page-faults once per
-4 KiB page, 16,384 faults, which on a 2-core x86 VM cost more than the write itself (``x.clone()`` of a 64 MiB
-tensor: 18 ms, 4 ms with huge pages). Where the kernel's transparent huge pages are in ``madvise`` mode (the
-default of many distributions), asking for them on the tensor's range before the first write turns those
-faults into 32 faults of 2 MiB each. Huge pages also cut TLB misses for writes scattered over the whole tensor,
-as the tiled AFNO's channel-block writes are.
+4 KiB page, 16,384 faults, which on a 2-core x86 VM cost more than the write itself (the ``copy`` baseline of
+:mod:`afno_tutorial.bench` takes about ten times longer than with the heap kept; ``benchmarks/README.md``). Where
+the kernel's transparent huge pages are in ``madvise`` mode (the default of many distributions), asking for them
+on the tensor's range before the first write turns those faults into 32 faults of 2 MiB each. Huge pages also
+cut TLB misses for writes scattered over the whole tensor, as the tiled AFNO's channel-block writes are.
 
 PyTorch can do this for every large allocation (environment variable ``THP_MEM_ALLOC_ENABLE=1``); this module
 does it for the tensors a caller chooses, without changing the process's allocator. It is advice: where it does
-not apply (another OS, huge pages off, a small tensor, a CUDA tensor) nothing happens and the tensor works the same.
+not apply (another OS, huge pages off, a small tensor, a CUDA tensor) nothing happens and the tensor works the
+same.
 """
 
 from __future__ import annotations
