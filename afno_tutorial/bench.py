@@ -6,9 +6,9 @@
 
 A mixer is a registry name (:func:`afno_tutorial.mixers.available_mixers`) or one of three baselines that live
 here: ``roundtrip`` (a bare ``rfft2`` + ``irfft2`` of the same tensor in the FFT's fastest layout, the floor of any
-FFT mixer), ``afno_reference`` (a reference-style AFNO: channels-last FFT over the full spectrum, real/imaginary
+FFT mixer; ``roundtrip:library='scipy'`` the same with SciPy's FFT over the channels-last tensor), ``afno_reference`` (a reference-style AFNO: channels-last FFT over the full spectrum, real/imaginary
 ``einsum``) and ``copy`` (``x.clone()``, the floor of any mixer that writes a new output).
-``name:key=value,...`` passes keyword arguments (Python literals) to the constructor; ``name+compile`` wraps the
+``name:key=value,...`` passes keyword arguments (Python literals; a bare word is a string) to the constructor; ``name+compile`` wraps the
 module in ``torch.compile`` (compiled during the untimed warm-up).
 
 Time: warm-up, then the median of repeated runs (CUDA synchronised). Forward runs under ``torch.no_grad``;
@@ -64,28 +64,70 @@ CSV_FIELDS = (
 
 
 class FFTRoundTrip(nn.Module):
-    """``irfft2(rfft2(x))`` of the token tensor's memory read as ``(B, C, H, W)``: the FFT's fastest layout, no copies.
+    """A bare FFT round trip of the token tensor, the floor any FFT-based mixer pays; in and out ``(B, H, W, C)``.
 
-    The floor any FFT-based mixer pays; input and output ``(B, H, W, C)`` only to share the benchmark's interface.
-    With ``hard_thresholding_fraction < 1`` only the kept bins are computed and transformed back
-    (``spectral.rfft2_kept`` / ``irfft2_kept``, the kept set of ``AFNO2d`` at that fraction): what truncation
-    saves in the transforms themselves.
+    ``library="torch"``: ``irfft2(rfft2(x))`` of the tensor's memory read as ``(B, C, H, W)``, PyTorch's fastest
+    layout, with no copies. ``library="scipy"``: SciPy's FFT (pocketfft) over the channels-last tensor as it is,
+    one axis at a time (``rfft`` over ``W``, ``fft`` over ``H`` and back, in place where the library allows), the
+    transforms of AFNO's ``path="pocketfft"``.
+
+    With ``hard_thresholding_fraction < 1`` only the kept bins are computed and transformed back (the kept set of
+    ``AFNO2d`` at that fraction): what truncation saves in the transforms themselves.
     """
 
-    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0) -> None:
+    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0, library: str = "torch") -> None:
         super().__init__()
+        if library not in ("torch", "scipy"):
+            raise ValueError(f"library: expected 'torch' or 'scipy', got {library!r}")
         self.dim = dim
         self.fraction = spectral.check_fraction(hard_thresholding_fraction)
+        self.library = library
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, height, width, channels = x.shape
+        modes = spectral.modes_from_fraction(height, width, self.fraction)
+        if self.library == "scipy":
+            return _ScipyRoundTrip.apply(x, modes)
         xc = x.reshape(batch, channels, height, width).float()  # a reinterpretation, not a transpose
         if self.fraction == 1.0:
             y = torch.fft.irfft2(torch.fft.rfft2(xc, norm="ortho"), s=(height, width), norm="ortho")
         else:
-            modes = spectral.modes_from_fraction(height, width, self.fraction)
             y = spectral.irfft2_kept(spectral.rfft2_kept(xc, modes), (height, width), modes)
         return y.reshape(x.shape).to(x.dtype)
+
+
+def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int]) -> torch.Tensor:
+    """``x: (B, H, W, C)`` -> the field of its kept bins ``|k_y| < m_y, k_x < m_x`` (all of ``x`` when every bin is
+    kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``."""
+    import scipy.fft as sfft
+
+    (m_y, m_x), (height, width) = modes, x.shape[1:3]
+    workers = max(1, torch.get_num_threads())
+    half = sfft.rfft(x.detach().float().contiguous().numpy(), axis=2, norm="ortho", workers=workers)
+    if m_x == width // 2 + 1 and spectral.kept_row_count(height, m_y) == height:
+        half = sfft.fft(half, axis=1, norm="ortho", workers=workers, overwrite_x=True)
+        half = sfft.ifft(half, axis=1, norm="ortho", workers=workers, overwrite_x=True)
+    else:
+        z = sfft.fft(half[:, :, :m_x], axis=1, norm="ortho", workers=workers)
+        if spectral.kept_row_count(height, m_y) < height:
+            z[:, m_y : height - m_y + 1] = 0
+        half[:, :, :m_x] = sfft.ifft(z, axis=1, norm="ortho", workers=workers, overwrite_x=True)
+        half[:, :, m_x:] = 0
+    y = sfft.irfft(half, n=width, axis=2, norm="ortho", workers=workers, overwrite_x=True)
+    return torch.from_numpy(y).to(x.dtype)
+
+
+class _ScipyRoundTrip(torch.autograd.Function):
+    """The round trip is an orthogonal projection (the identity when every bin is kept): its own adjoint."""
+
+    @staticmethod
+    def forward(ctx, x, modes):  # type: ignore[override]
+        ctx.modes = modes
+        return scipy_round_trip(x, modes)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        return scipy_round_trip(grad, ctx.modes), None
 
 
 class CopyFloor(nn.Module):
@@ -163,7 +205,9 @@ def parse_mixer_spec(text: str) -> MixerSpec:
         try:
             kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise ValueError(f"mixers: the value of {key!r} in {text!r} is not a Python literal") from None
+            if not value.isidentifier():  # a bare word is a string: afno:path=pocketfft
+                raise ValueError(f"mixers: the value of {key!r} in {text!r} is not a Python literal") from None
+            kwargs[key] = value
     return MixerSpec(name, kwargs, compiled)
 
 
@@ -698,7 +742,10 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return []
     n = max(r["tokens"] for r in ok)
     get = lambda mixer, mode, key="time_s": _lookup(results, mixer, mode, n, key)  # noqa: E731
-    afno, floor = get("afno", "forward"), get("roundtrip", "forward")
+    afno = get("afno", "forward")
+    # The floor is the faster of the FFT libraries measured: PyTorch's (channels-first) and SciPy's (channels-last).
+    floors = [t for t in (get("roundtrip", "forward"), get("roundtrip:library='scipy'", "forward")) if t]
+    floor = min(floors) if floors else None
     checks = []
 
     def add(name: str, value: float | None, limit: float, upper: bool) -> None:

@@ -182,20 +182,20 @@ def forward_seconds(fn: Callable[[], object], repeats: int = 5, device: torch.de
 def counted_matmul_flops(mixer: nn.Module, x: torch.Tensor) -> int:
     """FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts for one forward (matrix products only).
 
-    Counted on the plain path of a mixer that has a tiled one (``AFNO2d(tiled=...)``): there the MLP runs as
+    Counted on the plain path of a mixer that has faster ones (``AFNO2d(path=...)``): there the MLP runs as
     complex matmuls, which the counter counts at 2 FLOPs per complex multiply-add as for FNO, so 4x the count is
-    the real-arithmetic ``mixing`` FLOPs for every spectral mixer. The tiled path does the same products as real
+    the real-arithmetic ``mixing`` FLOPs for every spectral mixer. The fast CPU paths do the same products as real
     matmuls on (real, imaginary) pairs, which the counter sees at their full real cost.
     """
-    tiled = getattr(mixer, "tiled", None)
+    path = getattr(mixer, "path", None) if isinstance(mixer, AFNO2d) else None
     try:
-        if tiled is not None:
-            mixer.tiled = False
+        if path is not None:
+            mixer.path = "plain"
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             mixer(x)
     finally:
-        if tiled is not None:
-            mixer.tiled = tiled
+        if path is not None:
+            mixer.path = path
     return int(counter.get_total_flops())
 
 

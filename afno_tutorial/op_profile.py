@@ -38,6 +38,11 @@ _OP_KIND = {
     "aten::_fft_r2c": "FFT, real to complex",
     "aten::_fft_c2r": "FFT, complex to real",
     "aten::_fft_c2c": "FFT, complex",
+    # SciPy's FFTs, as the pocketfft path of AFNO2d names them with torch.profiler.record_function:
+    "scipy.fft.rfft": "FFT, real to complex",
+    "scipy.fft.irfft": "FFT, complex to real",
+    "scipy.fft.fft": "FFT, complex",
+    "scipy.fft.ifft": "FFT, complex",
     **{
         f"aten::{name}": "matrix products"
         for name in ("mm", "bmm", "addmm", "baddbmm", "addbmm", "matmul", "_scaled_dot_product_flash_attention_for_cpu",
@@ -53,11 +58,11 @@ _OP_KIND = {
 
 
 def op_kind(name: str) -> str:
-    """The kind of work of a profiler event: ``aten::`` operators by name, anything else (autograd functions,
-    Python) is ``"Python and dispatch"``."""
-    if not name.startswith("aten::"):
-        return "Python and dispatch"
-    return _OP_KIND.get(name, "element-wise and other ops")
+    """The kind of work of a profiler event: ``aten::`` operators and SciPy's FFTs (``scipy.fft.*`` ranges) by
+    name; anything else (autograd functions, Python) is ``"Python and dispatch"``."""
+    if name in _OP_KIND:
+        return _OP_KIND[name]
+    return "element-wise and other ops" if name.startswith("aten::") else "Python and dispatch"
 
 
 @contextlib.contextmanager

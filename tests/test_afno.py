@@ -118,7 +118,7 @@ def test_fraction_half_computes_about_a_quarter_of_the_bins():
     height, width = 64, 64
     kept = spectral.kept_mode_mask(height, width, spectral.modes_from_fraction(height, width, 0.5))
     assert 0.2 < kept.sum() / kept.numel() < 0.3
-    mixer = AFNO2d(32, hard_thresholding_fraction=0.5, tiled=False)  # the plain path calls spectral_mlp
+    mixer = AFNO2d(32, hard_thresholding_fraction=0.5, path="plain")  # the plain path calls spectral_mlp
     seen = []
     original = mixer.spectral_mlp
     mixer.spectral_mlp = lambda z: (seen.append(z.shape), original(z))[1]

@@ -37,6 +37,9 @@ def test_op_kinds() -> None:
     assert op_kind("aten::copy_") == "copies and fills"
     assert op_kind("aten::relu_") == "element-wise and other ops"
     assert op_kind("_AFNOTiled") == "Python and dispatch"
+    assert op_kind("scipy.fft.rfft") == "FFT, real to complex" and op_kind("scipy.fft.irfft") == "FFT, complex to real"
+    assert op_kind("scipy.fft.fft") == op_kind("scipy.fft.ifft") == "FFT, complex"
+    assert op_kind("scipy.fft.something_else") == "Python and dispatch"
 
 
 def test_afno_profile_has_ffts_and_matmuls_and_adds_up() -> None:
@@ -49,6 +52,17 @@ def test_afno_profile_has_ffts_and_matmuls_and_adds_up() -> None:
         assert kinds[kind] > 0, kind
     assert any(name.startswith("aten::_fft") for name in profile["ops"])
     assert 0 < kernel_seconds(kinds) < profile["wall_s"]
+
+
+def test_pocketfft_path_profile_counts_scipy_transforms_as_ffts() -> None:
+    torch.manual_seed(0)
+    mixer = AFNO2d(32, num_blocks=4, hard_thresholding_fraction=0.5, path="pocketfft")
+    profile = profile_step(_forward(mixer, torch.randn(1, 16, 16, 32)), runs=2)
+    kinds = profile["kinds"]
+    assert sum(kinds.values()) == pytest.approx(profile["wall_s"], rel=1e-6)
+    for kind in ("FFT, real to complex", "FFT, complex to real", "FFT, complex", "matrix products"):
+        assert kinds[kind] > 0, kind
+    assert not any(name.startswith("aten::_fft") for name in profile["ops"])  # no PyTorch FFT on this path
 
 
 def test_attention_and_copy_profiles_have_no_ffts() -> None:

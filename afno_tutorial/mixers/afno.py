@@ -16,7 +16,17 @@ from torch import nn
 
 from .. import spectral
 from ..checks import check_nonnegative_float, check_positive_int, check_tokens
-from .afno_tiled import DEFAULT_TILE_BYTES, TILED_MIN_BYTES, TILED_MIN_BYTES_NO_GRAD, afno_tiled
+from .afno_pocketfft import afno_pocketfft
+from .afno_tiled import DEFAULT_TILE_BYTES, afno_tiled
+
+PATHS = ("auto", "plain", "pocketfft", "tiled")
+# Inputs above these sizes take the pocketfft path under path="auto": a forward that records no graph above
+# POCKETFFT_MIN_BYTES_NO_GRAD, one that autograd will differentiate above POCKETFFT_MIN_BYTES. Below them the
+# plain path's whole-tensor temporaries fit in the caches and it is as fast or faster. Measured on a 2-core x86
+# CPU at C=256 (benchmarks/cpu_2threads_paths.*); measure the switch points on a machine with the command in
+# benchmarks/README.md.
+POCKETFFT_MIN_BYTES = 8 << 20
+POCKETFFT_MIN_BYTES_NO_GRAD = 2 << 20
 
 
 class AFNO2d(nn.Module):
@@ -37,14 +47,20 @@ class AFNO2d(nn.Module):
         bias: whether the MLP has biases ``b1, b2`` (the paper's mixer has them).
         hermitian_projection: make the output the real field nearest to the non-Hermitian spectrum explicitly
             (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
-        tiled: ``True``: on CPU, compute tile by tile over channel blocks with a hand-written backward
-            (:mod:`~afno_tutorial.mixers.afno_tiled`: about 2x faster on large grids, peak memory the
-            output plus one tile's temporaries; under ``torch.compile`` it runs as one eager call); ``False``: the plain whole-tensor
-            computation that autograd differentiates, which is also the path on other devices; ``None``
-            (default): tiled on CPU where it pays, for inputs of more than 8 MiB, or more than 2 MiB when no
-            gradient is recorded (inference). Both give the same numbers
-            (tested). The tiled backward is first-order only: for double backward (e.g. gradient penalties) pass
-            ``False``; ``torch.func`` transforms switch to the plain path by themselves.
+        path: how the mixer is computed on a CPU; all give the same numbers (tested).
+            ``"pocketfft"``: channels-last with SciPy's FFT, which keeps the channels innermost, so nothing is
+            transposed (:mod:`~afno_tutorial.mixers.afno_pocketfft`; a hand-written backward).
+            ``"tiled"``: PyTorch's FFT one channel block at a time, transposing each tile into the FFT's layout
+            (:mod:`~afno_tutorial.mixers.afno_tiled`; a hand-written backward; peak memory the output plus one
+            tile's temporaries).
+            ``"plain"``: the whole-tensor computation that autograd differentiates, which is also the path on every
+            other device.
+            ``"auto"`` (default): ``"pocketfft"`` on CPU where it pays, for inputs of more than
+            :data:`POCKETFFT_MIN_BYTES` (more than :data:`POCKETFFT_MIN_BYTES_NO_GRAD` when no gradient is
+            recorded), else ``"plain"``.
+            The hand-written backward passes are first-order only: for double backward (e.g. gradient penalties)
+            pass ``"plain"``; ``torch.func`` transforms switch to the plain path by themselves, and under
+            ``torch.compile`` the fast paths run as one eager call.
 
     Parameters are named and shaped as in the reference implementation so its state_dicts load unchanged:
     ``w1 (2, k, b, b*f)``, ``b1 (2, k, b*f)``, ``w2 (2, k, b*f, b)``, ``b2 (2, k, b)`` with ``b = dim // k``
@@ -67,7 +83,7 @@ class AFNO2d(nn.Module):
         mlp_layers: int = 2,
         bias: bool = True,
         hermitian_projection: bool = True,
-        tiled: bool | None = None,
+        path: str = "auto",
     ) -> None:
         super().__init__()
         check_positive_int(dim, "dim")
@@ -87,9 +103,9 @@ class AFNO2d(nn.Module):
         self.modes = spectral.check_modes(modes)
         self.mlp_layers = mlp_layers
         self.hermitian_projection = bool(hermitian_projection)
-        if tiled not in (None, True, False):
-            raise TypeError(f"tiled: expected True, False or None, got {tiled!r}")
-        self.tiled = tiled
+        if path not in PATHS:
+            raise ValueError(f"path: expected one of {PATHS}, got {path!r}")
+        self.path = path
         self.tile_bytes = DEFAULT_TILE_BYTES
 
         k, b = num_blocks, self.block_size
@@ -127,12 +143,15 @@ class AFNO2d(nn.Module):
         work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         # Autocast would run the matmuls below in bf16/fp16 even on float32 tensors: switch it off here.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            if self._use_tiled(x):
+            path = self.cpu_path(x)
+            if path != "plain":
                 # CPU irfft applies the Hermitian projection itself, so hermitian_projection=False is the same here.
-                out = afno_tiled(
-                    x.to(work_dtype).contiguous(), self.w1, self.b1, self.w2, self.b2, modes=modes,
-                    norm=self.fft_norm, sparsity_threshold=self.sparsity_threshold, tile_bytes=self.tile_bytes,
-                )  # fmt: skip
+                args = (x.to(work_dtype).contiguous(), self.w1, self.b1, self.w2, self.b2)
+                settings = dict(modes=modes, norm=self.fft_norm, sparsity_threshold=self.sparsity_threshold)
+                if path == "pocketfft":
+                    out = afno_pocketfft(*args, **settings)
+                else:
+                    out = afno_tiled(*args, **settings, tile_bytes=self.tile_bytes)
                 return out.to(x.dtype)
             xc = spectral.to_channels_first(x.to(work_dtype))  # (B, C, H, W): the FFT's fast layout
             z = spectral.rfft2_kept(xc, modes, self.fft_norm)  # (B, C, R, m_x)
@@ -142,17 +161,19 @@ class AFNO2d(nn.Module):
             del z
         return spectral.add_channels_first(x, y)  # x + y.permute(0, 2, 3, 1), in one pass
 
-    def _use_tiled(self, x: torch.Tensor) -> bool:
-        # The tiled path's backward is hand-written and first-order: torch.func transforms (vmap, grad, jacrev)
-        # take the plain path, which autograd differentiates to any order.
+    def cpu_path(self, x: torch.Tensor) -> str:
+        """The path :meth:`forward` takes for ``x`` (see ``path``): ``"plain"``, ``"pocketfft"`` or ``"tiled"``."""
+        # The fast paths' backward is hand-written and first-order: torch.func transforms (vmap, grad, jacrev) take
+        # the plain path, which autograd differentiates to any order.
         transformed = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)()
-        if self.tiled is False or x.device.type != "cpu" or transformed:
-            return False
-        if self.tiled is True:
-            return True
-        # The tiled forward wins from smaller inputs than its recomputing backward does.
+        if self.path == "plain" or x.device.type != "cpu" or transformed:
+            return "plain"
+        if self.path != "auto":
+            return self.path
+        # The forward wins from smaller inputs than the backward does (it recomputes the spectrum).
         recording = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
-        return x.numel() * x.element_size() > (TILED_MIN_BYTES if recording else TILED_MIN_BYTES_NO_GRAD)
+        limit = POCKETFFT_MIN_BYTES if recording else POCKETFFT_MIN_BYTES_NO_GRAD
+        return "pocketfft" if x.numel() * x.element_size() > limit else "plain"
 
     def spectral_mlp(self, z: torch.Tensor) -> torch.Tensor:
         """The block-diagonal complex MLP shared by all bins, with ReLU and soft-shrink on real/imag parts.

@@ -1,4 +1,5 @@
-"""AFNO computed tile by tile: the fast CPU path of :class:`~afno_tutorial.mixers.afno.AFNO2d`.
+"""AFNO computed tile by tile with PyTorch's FFT: a CPU path of :class:`~afno_tutorial.mixers.afno.AFNO2d`
+(``path="tiled"``; the default fast path, :mod:`.afno_pocketfft`, avoids this path's transposes).
 
 The channel MLP is block-diagonal, so each block of ``b`` channels is its own FFT -> MLP -> inverse FFT problem.
 A *tile* is one block of a few samples, ``x[b0:b1, :, :, c0:c1]``; working one tile at a time
@@ -22,9 +23,8 @@ around the layout the previous one leaves behind (``tile`` is ``(b, H, W, c)``):
 At ``hard_thresholding_fraction < 1`` every step but the transforms over ``W`` and the transposes in and out
 shrinks with the kept bins.
 
-The complex MLP runs as real matrix products on the interleaved (real, imaginary) view of the spectrum: a
-complex ``n_in x n_out`` weight is the real ``2 n_in x 2 n_out`` matrix of :func:`real_block_weight`, and the
-component-wise ReLU and soft-shrink act on that view directly.
+The complex MLP runs as real matrix products on the interleaved (real, imaginary) view of the spectrum
+(:mod:`.afno_block_mlp`).
 
 The backward pass recomputes each tile's spectrum and activations instead of storing them (training keeps only
 the input), and uses the adjoints of the truncated transforms (``spectral.real_column_weights``): its
@@ -38,54 +38,11 @@ from torch.autograd.function import once_differentiable
 
 from .. import spectral
 from ..huge_pages import advise_huge_pages
+from .afno_block_mlp import BlockMLP
 
 # Bytes of one tile's input; its spectrum and output are about as large again each, so a few tiles' worth stays
 # within a 32 MiB last-level cache. A 256x256 grid with 32 channels (one block at C=256) is exactly one tile.
 DEFAULT_TILE_BYTES = 8 << 20
-# Inputs above these sizes take the tiled path by default: a forward that records no graph above 2 MiB, one that
-# autograd will differentiate above 8 MiB. Below them the plain path's full-size temporaries still fit in the
-# last-level cache and it is as fast or faster. Measured on a 2-core x86 CPU (32 MiB L3) at C=256
-# (benchmarks/cpu_2threads_paths.*): forward at 64x64 (4 MiB) 4.6 ms tiled / 6.4 ms plain; forward+backward at
-# 64x64 17.1 / 17.2 ms, at 128x128 (16 MiB) 64 / 72 ms, at 256x256 0.35 / 0.76 s. Measure the switch points on
-# a machine with the command in benchmarks/README.md.
-TILED_MIN_BYTES = 8 << 20
-TILED_MIN_BYTES_NO_GRAD = 2 << 20
-# Bytes of hidden activations per chunk of bins in the MLP (a core's L2 cache).
-_CHUNK_BYTES = 1 << 19
-
-
-def real_block_weight(w: torch.Tensor) -> torch.Tensor:
-    """Complex block weights as real matrices acting on interleaved (real, imaginary) vectors.
-
-    Args:
-        w: ``(2, k, n_in, n_out)``, real and imaginary parts (reference layout, ``out = in @ w``).
-
-    Returns:
-        ``(k, 2*n_in, 2*n_out)``: row ``2i + p`` (input ``i``, part ``p``), column ``2o + q``, so that
-        ``view_as_real(z).flatten(-2) @ W == view_as_real(z @ complex(w[0], w[1])).flatten(-2)``.
-    """
-    real, imag = w[0], w[1]
-    from_real = torch.stack((real, imag), dim=-1)  # a real input part feeds (real, imag) of the output
-    from_imag = torch.stack((-imag, real), dim=-1)  # an imaginary one feeds (-imag, real)
-    k, n_in, n_out = real.shape
-    return torch.stack((from_real, from_imag), dim=2).reshape(k, 2 * n_in, 2 * n_out)
-
-
-def _complex_weight_grad(grad: torch.Tensor, n_in: int, n_out: int) -> torch.Tensor:
-    """The gradient of :func:`real_block_weight`'s input from that of its output: ``(k, 2n_in, 2n_out) -> (2, k,
-    n_in, n_out)`` (each real/imaginary weight appears twice in the real matrix)."""
-    g = grad.view(-1, n_in, 2, n_out, 2)
-    return torch.stack((g[:, :, 0, :, 0] + g[:, :, 1, :, 1], g[:, :, 0, :, 1] - g[:, :, 1, :, 0]))
-
-
-def _split_bias_grad(grad: torch.Tensor | None) -> torch.Tensor | None:
-    """The gradient of :func:`_interleave`'s input: ``(k, 2n) -> (2, k, n)``."""
-    return None if grad is None else grad.view(grad.shape[0], -1, 2).permute(2, 0, 1)
-
-
-def _interleave(bias: torch.Tensor) -> torch.Tensor:
-    """``(2, k, n)`` real/imaginary biases -> ``(k, 2n)`` interleaved."""
-    return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2)
 
 
 def plan_tiles(batch: int, num_blocks: int, sample_block_bytes: int, tile_bytes: int) -> list[tuple[int, int, int]]:
@@ -148,25 +105,15 @@ class _Plan:
     def __init__(
         self, x: torch.Tensor, params: tuple[torch.Tensor, ...], modes: tuple[int, int], threshold: float, tile_bytes: int
     ) -> None:
-        w1, b1, w2, b2 = params
+        self.mlp = BlockMLP(params, threshold, x.dtype)
         self.batch, self.height, self.width, channels = x.shape
-        self.blocks, self.block, self.hidden = w1.shape[1], w1.shape[2], w1.shape[3]
+        self.blocks, self.block = self.mlp.blocks, self.mlp.block
         if channels != self.blocks * self.block:
             raise ValueError(f"x: expected {self.blocks * self.block} channels, got {channels}")
-        self.modes, self.threshold = modes, threshold
+        self.modes = modes
         self.rows = spectral.kept_row_count(self.height, modes[0])
-        self.layers = 1 if w2 is None else 2
-        dtype = x.dtype
-        self.w1 = real_block_weight(w1.to(dtype))  # (k, 2b, 2h)
-        self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 2h)
-        self.w2 = None if w2 is None else real_block_weight(w2.to(dtype))  # (k, 2h, 2b)
-        self.b2 = None if b2 is None else _interleave(b2.to(dtype))
         sample_block = self.height * self.width * self.block * x.element_size()
         self.tiles = plan_tiles(self.batch, self.blocks, sample_block, tile_bytes)
-
-    def chunk_rows(self, element_size: int) -> int:
-        """Bins per MLP chunk: the hidden activations of a chunk fill about ``_CHUNK_BYTES``."""
-        return max(64, _CHUNK_BYTES // (2 * max(self.hidden, self.block) * element_size))
 
     def spectrum(self, tile: torch.Tensor, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``tile: (b, H, W, c)`` real -> ``(z, half)``: the kept bins ``z`` and ``half = rfft(tile)`` over ``W``.
@@ -219,14 +166,6 @@ class _Plan:
         half[:, :, :m_x].add_(t.permute(0, 3, 2, 1))
         return torch.fft.irfft(half, n=width, dim=2, norm=norm)
 
-    def linear(self, h: torch.Tensor, j: int, layer: int) -> torch.Tensor:
-        """``h: (n, 2 n_in)`` -> ``(n, 2 n_out)`` through block ``j`` of layer 1 or 2."""
-        weight = (self.w1 if layer == 1 else self.w2)[j]
-        bias = self.b1 if layer == 1 else self.b2
-        if bias is None:
-            return torch.mm(h, weight)
-        return torch.addmm(bias[j], h, weight)
-
 
 def _rows_innermost(tile: torch.Tensor) -> torch.Tensor:
     """``tile: (b, H, W, c)`` (any strides) -> ``(b, H, c, W)`` contiguous, the layout the FFT over ``W`` reads.
@@ -252,16 +191,9 @@ class _AFNOTiled(torch.autograd.Function):
             c0, c1 = j * b, (j + 1) * b
             z, half = plan.spectrum(x[n0:n1, :, :, c0:c1], norm)
             bins = torch.view_as_real(z).view(-1, 2 * b)  # (n, 2b), written in place
-            step = plan.chunk_rows(x.element_size())
+            step = plan.mlp.chunk_rows(x.element_size())
             for s in range(0, bins.shape[0], step):
-                chunk = bins[s : s + step]
-                h = plan.linear(chunk, j, 1)
-                if plan.layers == 2:
-                    h = plan.linear(h.relu_(), j, 2)
-                if threshold > 0:  # soft-shrink into the spectrum in place: S(h) = h - clamp(h, -lambda, lambda)
-                    torch.sub(h, torch.clamp(h, -threshold, threshold, out=chunk), out=chunk)
-                else:
-                    chunk.copy_(h)
+                plan.mlp.forward_(bins[s : s + step], j)
             out[n0:n1, :, :, c0:c1].copy_(plan.field(z, half, norm))  # x + the mixer's field
         ctx.save_for_backward(x, w1, b1, w2, b2)
         ctx.settings = (modes, norm, threshold, tile_bytes)
@@ -277,11 +209,7 @@ class _AFNOTiled(torch.autograd.Function):
         grad_x = torch.empty_like(x) if need_x else None
         if grad_x is not None:
             advise_huge_pages(grad_x)
-        acc = {
-            name: torch.zeros_like(getattr(plan, name))
-            for name in ("w1", "b1", "w2", "b2")
-            if getattr(plan, name) is not None
-        }
+        acc = plan.mlp.new_grads()
         adjoint = spectral.adjoint_norm(norm)
         weights = spectral.real_column_weights(plan.width, modes[1], x.dtype).view(-1, 1, 1)  # over the M axis
         b = plan.block
@@ -293,43 +221,10 @@ class _AFNOTiled(torch.autograd.Function):
             z, _ = plan.spectrum(x[n0:n1, :, :, c0:c1], norm)
             bins = torch.view_as_real(z).view(-1, 2 * b)
             grads = torch.view_as_real(grad_z).view(-1, 2 * b)
-            step = plan.chunk_rows(x.element_size())
+            step = plan.mlp.chunk_rows(x.element_size())
             for s in range(0, bins.shape[0], step):
-                _mlp_backward(plan, bins[s : s + step], grads[s : s + step], j, acc)
+                plan.mlp.backward_(bins[s : s + step], grads[s : s + step], j, acc)
             if need_x:
                 grad_z.div_(weights)  # the adjoint of the forward transform is the inverse one, divided by them
                 grad_x[n0:n1, :, :, c0:c1].copy_(plan.field(grad_z, grad_half, adjoint))  # + the residual's gradient
-        grads_out = (
-            _complex_weight_grad(acc["w1"], plan.block, plan.hidden),
-            _split_bias_grad(acc.get("b1")),
-            _complex_weight_grad(acc["w2"], plan.hidden, plan.block) if "w2" in acc else None,
-            _split_bias_grad(acc.get("b2")),
-        )
-        cast = [None if g_ is None else g_.to(p.dtype) for g_, p in zip(grads_out, (w1, b1, w2, b2))]
-        return (grad_x, *cast, None, None, None, None)
-
-
-def _mlp_backward(plan: _Plan, z: torch.Tensor, grad: torch.Tensor, j: int, acc: dict) -> None:
-    """Backward of the MLP on one chunk of bins; accumulates weight gradients into ``acc`` and overwrites ``grad``
-    (the gradient at the MLP's output) with the gradient at its input.
-
-    Args:
-        z: ``(n, 2b)`` interleaved kept bins of block ``j``.
-        grad: ``(n, 2b)``, same layout.
-    """
-    a1 = plan.linear(z, j, 1)  # recomputed pre-activations
-    if plan.layers == 2:
-        h = a1.relu()
-        a2 = plan.linear(h, j, 2)
-    else:
-        h, a2 = None, a1
-    g = grad * (a2.abs() > plan.threshold) if plan.threshold > 0 else grad.clone()
-    if plan.layers == 2:
-        acc["w2"][j].addmm_(h.t(), g)
-        if "b2" in acc:
-            acc["b2"][j] += g.sum(dim=0)
-        g = torch.mm(g, plan.w2[j].t()).mul_(a1 > 0)
-    acc["w1"][j].addmm_(z.t(), g)
-    if "b1" in acc:
-        acc["b1"][j] += g.sum(dim=0)
-    grad.copy_(torch.mm(g, plan.w1[j].t()))
+        return (grad_x, *plan.mlp.param_grads(acc), None, None, None, None)

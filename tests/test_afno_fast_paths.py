@@ -1,4 +1,5 @@
-"""The tiled CPU path of AFNO2d: same outputs and gradients as the plain autograd path, tiles cover the grid once."""
+"""The fast CPU paths of AFNO2d (pocketfft, tiled): same outputs and gradients as the plain autograd path; tiles
+cover the grid once; path choice, torch.func, torch.compile and double backward."""
 
 from __future__ import annotations
 
@@ -6,21 +7,23 @@ import pytest
 import torch
 
 from afno_tutorial import AFNO2d, spectral
-from afno_tutorial.mixers import afno_tiled
+from afno_tutorial.mixers import afno, afno_block_mlp, afno_pocketfft, afno_tiled
+
+FAST_PATHS = ["pocketfft", "tiled"]
 
 
-def _pair(dim=16, weight_scale=0.3, tile_bytes=None, **kwargs) -> tuple[AFNO2d, AFNO2d]:
-    """The same mixer twice in float64: tiled (with small tiles when ``tile_bytes``) and plain."""
+def _pair(dim=16, weight_scale=0.3, tile_bytes=None, path="tiled", **kwargs) -> tuple[AFNO2d, AFNO2d]:
+    """The same mixer twice in float64: on a fast path (with small tiles when ``tile_bytes``) and plain."""
     torch.manual_seed(0)
-    tiled = AFNO2d(dim, tiled=True, **kwargs).double()
+    fast = AFNO2d(dim, path=path, **kwargs).double()
     with torch.no_grad():
-        for p in tiled.parameters():  # larger weights so that ReLU and the shrinkage both bite
+        for p in fast.parameters():  # larger weights so that ReLU and the shrinkage both bite
             p.mul_(weight_scale / 0.02)
-    plain = AFNO2d(dim, tiled=False, **kwargs).double()
-    plain.load_state_dict(tiled.state_dict())
+    plain = AFNO2d(dim, path="plain", **kwargs).double()
+    plain.load_state_dict(fast.state_dict())
     if tile_bytes is not None:
-        tiled.tile_bytes = tile_bytes
-    return tiled, plain
+        fast.tile_bytes = tile_bytes
+    return fast, plain
 
 
 CASES = [
@@ -34,11 +37,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("tile_bytes", [None, 1, 600])
+@pytest.mark.parametrize("path, tile_bytes", [("pocketfft", None), ("tiled", None), ("tiled", 1), ("tiled", 600)])
 @pytest.mark.parametrize("grid, kwargs", CASES)
-def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, tile_bytes):
+def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, path, tile_bytes):
     # tile_bytes=1: one sample of one block per tile; 600: all samples of a block per tile, or a batch split.
-    tiled, plain = _pair(tile_bytes=tile_bytes, **kwargs)
+    tiled, plain = _pair(tile_bytes=tile_bytes, path=path, **kwargs)
+    assert tiled.cpu_path(torch.empty(1, 2, 2, 16)) == path
     batch, height, width = grid
     x = torch.randn(batch, height, width, 16, dtype=torch.float64)
     grad = torch.randn_like(x)
@@ -57,19 +61,23 @@ def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, t
         torch.testing.assert_close(gp_t[name], gp_p[name], rtol=1e-10, atol=1e-10, msg=name)
 
 
-def test_gradcheck_through_several_tiles():
-    tiled, _ = _pair(8, num_blocks=2, hard_thresholding_fraction=0.6, tile_bytes=1)
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_gradcheck_through_the_fast_paths(path):
+    tiled, _ = _pair(8, num_blocks=2, hard_thresholding_fraction=0.6, tile_bytes=1, path=path)  # tiled: several tiles
     x = torch.randn(2, 5, 6, 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(tiled, (x,))
     params = [tiled.w1, tiled.b1, tiled.w2, tiled.b2]
-    assert torch.autograd.gradcheck(
-        lambda *p: afno_tiled.afno_tiled(x.detach(), *p, modes=(2, 3), norm="ortho", sparsity_threshold=0.01, tile_bytes=1),
-        params,
-    )
+    settings = dict(modes=(2, 3), norm="ortho", sparsity_threshold=0.01)
+    if path == "tiled":
+        fn = lambda *p: afno_tiled.afno_tiled(x.detach(), *p, **settings, tile_bytes=1)  # noqa: E731
+    else:
+        fn = lambda *p: afno_pocketfft.afno_pocketfft(x.detach(), *p, **settings)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, params)
 
 
-def test_gradient_of_only_the_input_or_only_the_weights():
-    tiled, plain = _pair(num_blocks=4)
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_gradient_of_only_the_input_or_only_the_weights(path):
+    tiled, plain = _pair(num_blocks=4, path=path)
     x = torch.randn(1, 6, 6, 16, dtype=torch.float64)
     for mixer in (tiled, plain):
         mixer.requires_grad_(False)
@@ -85,9 +93,10 @@ def test_gradient_of_only_the_input_or_only_the_weights():
     torch.testing.assert_close(tiled.w1.grad, plain.w1.grad)
 
 
-def test_float32_weights_with_float64_input_give_float32_gradients():
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_float32_weights_with_float64_input_give_float32_gradients(path):
     torch.manual_seed(0)
-    mixer = AFNO2d(16, num_blocks=4, tiled=True)
+    mixer = AFNO2d(16, num_blocks=4, path=path)
     x = torch.randn(1, 6, 6, 16, dtype=torch.float64, requires_grad=True)
     y = mixer(x)
     assert y.dtype == torch.float64
@@ -114,7 +123,7 @@ def test_real_block_weight_is_the_complex_product_on_interleaved_parts():
     w = torch.randn(2, 3, 4, 5, dtype=torch.float64)
     z = torch.randn(7, 3, 4, dtype=torch.complex128)
     expected = torch.einsum("nki,kio->nko", z, torch.complex(w[0], w[1]))
-    real = torch.einsum("nki,kio->nko", torch.view_as_real(z).flatten(-2), afno_tiled.real_block_weight(w))
+    real = torch.einsum("nki,kio->nko", torch.view_as_real(z).flatten(-2), afno_block_mlp.real_block_weight(w))
     torch.testing.assert_close(real, torch.view_as_real(expected).flatten(-2))
 
 
@@ -154,27 +163,50 @@ def test_channels_last_transforms_equal_channels_first():
 
 def test_path_choice_by_flag_size_and_device():
     x = torch.randn(1, 6, 6, 16)
-    assert AFNO2d(16, num_blocks=4, tiled=True)._use_tiled(x)
-    assert not AFNO2d(16, num_blocks=4, tiled=False)._use_tiled(x)
+    for path in ("plain", "pocketfft", "tiled"):
+        assert AFNO2d(16, num_blocks=4, path=path).cpu_path(x) == path
     auto = AFNO2d(16, num_blocks=4)
-    assert not auto._use_tiled(x)  # small: the plain path
-    large = torch.empty(1, 1, afno_tiled.TILED_MIN_BYTES // 64 + 1, 16)
-    assert auto._use_tiled(large) and not AFNO2d(16, num_blocks=4, tiled=False)._use_tiled(large)
-    # Between the two limits: tiled when no graph is recorded, plain when autograd will need one.
-    medium = torch.empty(1, 1, afno_tiled.TILED_MIN_BYTES_NO_GRAD // 64 + 1, 16)
-    assert afno_tiled.TILED_MIN_BYTES_NO_GRAD < medium.numel() * 4 <= afno_tiled.TILED_MIN_BYTES
-    assert not auto._use_tiled(medium)  # parameters require grad
+    assert auto.cpu_path(x) == "plain"  # small: the plain path
+    large = torch.empty(1, 1, afno.POCKETFFT_MIN_BYTES // 64 + 1, 16)
+    assert auto.cpu_path(large) == "pocketfft"
+    assert AFNO2d(16, num_blocks=4, path="plain").cpu_path(large) == "plain"
+    # Between the two limits: pocketfft when no graph is recorded, plain when autograd will need one.
+    medium = torch.empty(1, 1, afno.POCKETFFT_MIN_BYTES_NO_GRAD // 64 + 1, 16)
+    assert afno.POCKETFFT_MIN_BYTES_NO_GRAD < medium.numel() * 4 <= afno.POCKETFFT_MIN_BYTES
+    assert auto.cpu_path(medium) == "plain"  # parameters require grad
     with torch.no_grad():
-        assert auto._use_tiled(medium)
+        assert auto.cpu_path(medium) == "pocketfft"
     frozen = AFNO2d(16, num_blocks=4).requires_grad_(False)
-    assert frozen._use_tiled(medium) and not frozen._use_tiled(medium.clone().requires_grad_())
-    assert not AFNO2d(16, num_blocks=4, tiled=True)._use_tiled(torch.empty(1, 6, 6, 16, device="meta"))
-    with pytest.raises(TypeError, match="tiled"):
-        AFNO2d(16, tiled="yes")
+    assert frozen.cpu_path(medium) == "pocketfft" and frozen.cpu_path(medium.clone().requires_grad_()) == "plain"
+    meta = torch.empty(1, 6, 6, 16, device="meta")
+    assert AFNO2d(16, num_blocks=4, path="pocketfft").cpu_path(meta) == "plain"  # other devices: plain
+    with pytest.raises(ValueError, match="path: expected one of"):
+        AFNO2d(16, path="fast")
 
 
-def test_torch_func_transforms_take_the_plain_path_and_agree():
-    tiled, plain = _pair(num_blocks=4)
+def test_pocketfft_rejects_what_it_cannot_compute():
+    w = torch.zeros(2, 2, 4, 4)
+    with pytest.raises(ValueError, match="x: expected a float32 or float64 CPU tensor"):
+        afno_pocketfft.afno_pocketfft(torch.zeros(1, 4, 4, 8, dtype=torch.bfloat16), w, None, None, None,
+                                      modes=(2, 2), norm="ortho", sparsity_threshold=0.0)  # fmt: skip
+    with pytest.raises(ValueError, match="x: expected 8 channels, got 6"):
+        afno_pocketfft.afno_pocketfft(torch.zeros(1, 4, 4, 6), w, None, None, None, modes=(2, 2), norm="ortho",
+                                      sparsity_threshold=0.0)  # fmt: skip
+
+
+@pytest.mark.parametrize("height, m_y, expected", [(8, 5, [(0, 8)]), (8, 3, [(0, 3), (6, 8)]), (7, 4, [(0, 7)]),
+                                                   (9, 1, [(0, 1), (9, 9)])])  # fmt: skip
+def test_kept_row_ranges_are_the_rows_with_small_ky(height, m_y, expected):
+    ranges = afno_pocketfft.kept_row_ranges(height, m_y)
+    assert ranges == expected
+    k_y = torch.fft.fftfreq(height) * height
+    rows = [r for r0, r1 in ranges for r in range(r0, r1)]
+    assert rows == [r for r in range(height) if abs(k_y[r]) < m_y]
+
+
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_torch_func_transforms_take_the_plain_path_and_agree(path):
+    tiled, plain = _pair(num_blocks=4, path=path)
     x = torch.randn(1, 6, 6, 16, dtype=torch.float64)
     grad_func = torch.func.grad(lambda xx: tiled(xx).pow(2).sum())(x)
     xp = x.clone().requires_grad_()
@@ -184,8 +216,9 @@ def test_torch_func_transforms_take_the_plain_path_and_agree():
     torch.testing.assert_close(batched[1], tiled(x))
 
 
-def test_double_backward_is_refused_with_a_clear_error():
-    tiled, _ = _pair(num_blocks=4)
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_double_backward_is_refused_with_a_clear_error(path):
+    tiled, _ = _pair(num_blocks=4, path=path)
     x = torch.randn(1, 6, 6, 16, dtype=torch.float64, requires_grad=True)
     (g,) = torch.autograd.grad(tiled(x).pow(2).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="differentiate twice"):
@@ -193,8 +226,9 @@ def test_double_backward_is_refused_with_a_clear_error():
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports use torch.jit APIs
-def test_torch_compile_runs_the_tiled_path_as_one_eager_call():
-    tiled, plain = _pair(num_blocks=4)
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_torch_compile_runs_the_fast_paths_as_one_eager_call(path):
+    tiled, plain = _pair(num_blocks=4, path=path)
     compiled = torch.compile(tiled)
     x = torch.randn(2, 6, 6, 16, dtype=torch.float64, requires_grad=True)
     y = compiled(x)

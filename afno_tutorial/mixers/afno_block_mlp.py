@@ -1,0 +1,135 @@
+"""AFNO's block-diagonal complex MLP as real matrix products on interleaved (real, imaginary) bins.
+
+The fast CPU paths of :class:`~afno_tutorial.mixers.afno.AFNO2d` (:mod:`.afno_pocketfft`, :mod:`.afno_tiled`) hold
+the kept bins of one channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin ``i``, columns ``(re c0, im c0,
+re c1, ...)``: that is :func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex
+``b_in x b_out`` weight then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise
+ReLU and soft-shrink act on that view directly, and both layers are plain (fused-bias) matrix products. This module
+runs the MLP in place on such a matrix and gives its hand-written backward pass.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Bytes of hidden activations per chunk of bins (about a core's L2 cache).
+CHUNK_BYTES = 1 << 19
+
+
+def real_block_weight(w: torch.Tensor) -> torch.Tensor:
+    """Complex block weights as real matrices acting on interleaved (real, imaginary) vectors.
+
+    Args:
+        w: ``(2, k, n_in, n_out)``, real and imaginary parts (reference layout, ``out = in @ w``).
+
+    Returns:
+        ``(k, 2*n_in, 2*n_out)``: row ``2i + p`` (input ``i``, part ``p``), column ``2o + q``, so that
+        ``view_as_real(z).flatten(-2) @ W == view_as_real(z @ complex(w[0], w[1])).flatten(-2)``.
+    """
+    real, imag = w[0], w[1]
+    from_real = torch.stack((real, imag), dim=-1)  # a real input part feeds (real, imag) of the output
+    from_imag = torch.stack((-imag, real), dim=-1)  # an imaginary one feeds (-imag, real)
+    k, n_in, n_out = real.shape
+    return torch.stack((from_real, from_imag), dim=2).reshape(k, 2 * n_in, 2 * n_out)
+
+
+def complex_weight_grad(grad: torch.Tensor, n_in: int, n_out: int) -> torch.Tensor:
+    """The gradient of :func:`real_block_weight`'s input from that of its output: ``(k, 2n_in, 2n_out) -> (2, k,
+    n_in, n_out)`` (each real/imaginary weight appears twice in the real matrix)."""
+    g = grad.view(-1, n_in, 2, n_out, 2)
+    return torch.stack((g[:, :, 0, :, 0] + g[:, :, 1, :, 1], g[:, :, 0, :, 1] - g[:, :, 1, :, 0]))
+
+
+def _interleave(bias: torch.Tensor) -> torch.Tensor:
+    """``(2, k, n)`` real/imaginary biases -> ``(k, 2n)`` interleaved."""
+    return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2)
+
+
+def _split_bias_grad(grad: torch.Tensor | None) -> torch.Tensor | None:
+    """The gradient of :func:`_interleave`'s input: ``(k, 2n) -> (2, k, n)``."""
+    return None if grad is None else grad.view(grad.shape[0], -1, 2).permute(2, 0, 1)
+
+
+class BlockMLP:
+    """The MLP of one AFNO mixer, ready to run on interleaved real bins of dtype ``dtype``.
+
+    Args:
+        params: ``(w1, b1, w2, b2)`` in :class:`~afno_tutorial.mixers.afno.AFNO2d`'s layout (``w1 (2, k, b, h)``,
+            ``b1 (2, k, h)``, ``w2 (2, k, h, b)``, ``b2 (2, k, b)``); ``w2 = b2 = None`` for the one-layer MLP,
+            ``b1 = b2 = None`` without biases.
+        threshold: ``lambda`` of the soft-shrink (0: none).
+        dtype: the dtype of the bins (the weights are cast to it).
+    """
+
+    def __init__(self, params: tuple[torch.Tensor | None, ...], threshold: float, dtype: torch.dtype) -> None:
+        w1, b1, w2, b2 = params
+        self.params = params
+        self.blocks, self.block, self.hidden = w1.shape[1], w1.shape[2], w1.shape[3]
+        self.layers = 1 if w2 is None else 2
+        self.threshold = threshold
+        self.w1 = real_block_weight(w1.to(dtype))  # (k, 2b, 2h)
+        self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 2h)
+        self.w2 = None if w2 is None else real_block_weight(w2.to(dtype))  # (k, 2h, 2b)
+        self.b2 = None if b2 is None else _interleave(b2.to(dtype))
+
+    def chunk_rows(self, element_size: int) -> int:
+        """Bins per chunk: the hidden activations of a chunk fill about :data:`CHUNK_BYTES`."""
+        return max(64, CHUNK_BYTES // (2 * max(self.hidden, self.block) * element_size))
+
+    def linear(self, h: torch.Tensor, j: int, layer: int) -> torch.Tensor:
+        """``h: (n, 2 n_in)`` (rows may be strided) -> ``(n, 2 n_out)`` through block ``j`` of layer 1 or 2."""
+        weight = (self.w1 if layer == 1 else self.w2)[j]
+        bias = self.b1 if layer == 1 else self.b2
+        if bias is None:
+            return torch.mm(h, weight)
+        return torch.addmm(bias[j], h, weight)
+
+    def forward_(self, bins: torch.Tensor, j: int) -> None:
+        """Replace ``bins: (n, 2b)`` (block ``j``'s interleaved bins, rows may be strided) by the MLP's output."""
+        h = self.linear(bins, j, 1)
+        if self.layers == 2:
+            h = self.linear(h.relu_(), j, 2)
+        if self.threshold > 0:  # soft-shrink into the bins in place: S(h) = h - clamp(h, -lambda, lambda)
+            torch.sub(h, torch.clamp(h, -self.threshold, self.threshold, out=bins), out=bins)
+        else:
+            bins.copy_(h)
+
+    def new_grads(self) -> dict[str, torch.Tensor]:
+        """Zeroed accumulators for :meth:`backward_`, one per real-matrix parameter."""
+        names = ("w1", "b1", "w2", "b2")
+        return {name: torch.zeros_like(getattr(self, name)) for name in names if getattr(self, name) is not None}
+
+    def backward_(self, z: torch.Tensor, grad: torch.Tensor, j: int, acc: dict[str, torch.Tensor]) -> None:
+        """Backward of block ``j`` on one chunk of bins: adds the weight gradients into ``acc`` and overwrites
+        ``grad`` (the gradient at the MLP's output) with the gradient at its input.
+
+        Args:
+            z: ``(n, 2b)`` the MLP's input bins (recomputed by the caller).
+            grad: ``(n, 2b)``, same layout.
+        """
+        a1 = self.linear(z, j, 1)  # recomputed pre-activations
+        if self.layers == 2:
+            h = a1.relu()
+            a2 = self.linear(h, j, 2)
+        else:
+            h, a2 = None, a1
+        g = grad * (a2.abs() > self.threshold) if self.threshold > 0 else grad.clone()
+        if self.layers == 2:
+            acc["w2"][j].addmm_(h.t(), g)
+            if "b2" in acc:
+                acc["b2"][j] += g.sum(dim=0)
+            g = torch.mm(g, self.w2[j].t()).mul_(a1 > 0)
+        acc["w1"][j].addmm_(z.t(), g)
+        if "b1" in acc:
+            acc["b1"][j] += g.sum(dim=0)
+        grad.copy_(torch.mm(g, self.w1[j].t()))
+
+    def param_grads(self, acc: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
+        """``acc`` of :meth:`backward_` as gradients of ``params``, each in its parameter's layout and dtype."""
+        grads = (
+            complex_weight_grad(acc["w1"], self.block, self.hidden),
+            _split_bias_grad(acc.get("b1")),
+            complex_weight_grad(acc["w2"], self.hidden, self.block) if "w2" in acc else None,
+            _split_bias_grad(acc.get("b2")),
+        )
+        return tuple(None if g is None else g.to(p.dtype) for g, p in zip(grads, self.params))
