@@ -85,16 +85,17 @@ plot_flop_curves(curves, device_rate=50e9);
 # repeated runs, forward under `torch.no_grad`) and measures peak memory of one call in a **fresh subprocess**
 # (peak resident memory minus what was resident before). A configuration whose predicted time or memory is over
 # budget is **skipped** and recorded with its estimate, so nothing hangs. `roundtrip` is a bare `rfft2` + `irfft2`
-# of the same tensor: the floor under every FFT mixer.
+# of the same tensor with PyTorch's FFT: the floor under every FFT mixer. `roundtrip:library=scipy` is the same
+# round trip with SciPy's FFT, which on many CPUs is the faster of the two.
 #
-# On a CPU the library's `AFNO2d` works tile by tile on large inputs: its channel MLP is block-diagonal, so each
-# block of channels is an independent FFT, MLP and inverse FFT, and doing one block at a time keeps the
-# temporaries in cache (`afno_tutorial/mixers/afno_tiled.py`, with a hand-written backward pass). That is why it
-# can come out close to, or even under, the `roundtrip` of the whole tensor, whose full-size spectra live in main
-# memory.
+# On a CPU the library's `AFNO2d` computes large inputs with SciPy's FFT (pocketfft) instead of PyTorch's
+# (`afno_tutorial/mixers/afno_pocketfft.py`, with a hand-written backward pass). PyTorch's CPU FFTs return the
+# transformed axis innermost, so a channels-last token tensor would be transposed into and out of every transform;
+# SciPy's keep the channels innermost and transform neighbouring channels together with SIMD instructions, and its
+# complex transforms work in place. So AFNO's default CPU path never transposes and allocates a single spectrum.
 
 # %%
-results = bench.run_benchmark(["afno", "attention", "gfn", "fno", "roundtrip"], GRIDS, dim=DIM,
+results = bench.run_benchmark(["afno", "attention", "gfn", "fno", "roundtrip", "roundtrip:library=scipy"], GRIDS, dim=DIM,
                               repeats=3, time_budget=10.0, memory=True)
 print(bench.format_table(results))
 
@@ -107,34 +108,38 @@ plot_scaling(results);
 # flatten every curve, so the fit uses grids of at least 32x32). Open markers are configurations that were
 # skipped, drawn at their estimate.
 #
-# ### The same maths, two implementations
+# ### The same maths, three implementations
 #
-# `tiled=False` is the plain whole-tensor computation (what runs on a GPU); `tiled=True` the tile-by-tile one (the
-# CPU default above 8 MiB of input, or 2 MiB when no gradient is recorded). Same outputs, different time and peak
-# memory:
+# `path="plain"` is the whole-tensor computation that autograd differentiates (what runs on a GPU);
+# `path="tiled"` computes one block of channels at a time with PyTorch's FFT; `path="pocketfft"` is the
+# channels-last computation with SciPy's FFT (the CPU default above 8 MiB of input, or 2 MiB when no gradient is
+# recorded). Same outputs, different time and peak memory:
 
 # %%
-paths = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False", "roundtrip"], [GRIDS[-1]], dim=DIM,
-                            repeats=3, memory=True)
+paths = bench.run_benchmark(["afno:path=pocketfft", "afno:path=tiled", "afno:path=plain", "roundtrip",
+                             "roundtrip:library=scipy"], [GRIDS[-1]], dim=DIM, repeats=3, memory=True)
 print(bench.format_table(paths))
 
 # %% [markdown]
-# Four ideas make the tiled path:
+# The ideas behind the two fast paths:
 #
 # 1. **Blocks are independent.** With $k$ diagonal blocks, channels $[jb, (j+1)b)$ only ever mix with each other,
-#    so FFT, MLP and inverse FFT can run one block at a time on a tensor $k$ times smaller.
+#    so the tiled path runs FFT, MLP and inverse FFT one block at a time on a tensor $k$ times smaller, whose
+#    temporaries stay in cache.
 # 2. **Complex as real.** A complex $b \times b$ weight acting on interleaved (real, imaginary) pairs is a real
 #    $2b \times 2b$ matrix, so the MLP is plain real matrix products, and ReLU and the soft-shrink act on the
-#    same interleaved numbers.
+#    same interleaved numbers (both paths; `afno_tutorial/mixers/afno_block_mlp.py`).
 # 3. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
 #    transforms, the adjoint of the inverse transform is the forward transform with the non-self-conjugate
 #    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the backward
-#    pass recomputes each tile instead of storing it.
-# 4. **Work in the layout the FFT leaves behind.** PyTorch's CPU FFTs put the transformed axis innermost in
-#    their output, whatever the input's layout, so the path transforms one axis at a time and arranges each step
-#    around the layout the previous one returned. Even the residual $x + \ldots$ rides along: the inverse FFT
-#    over $W$ is linear and undoes the forward one, so $\mathrm{irfft}(\mathrm{rfft}(x) + \text{padded bins})$
-#    is $x$ plus the mixer's field, without a separate pass over the output.
+#    pass recomputes the spectrum instead of storing it (both paths).
+# 4. **Mind the layout.** PyTorch's CPU FFTs put the transformed axis innermost in their output, whatever the
+#    input's layout, so the tiled path transforms one axis at a time and arranges each step around the layout the
+#    previous one returned. SciPy's FFTs keep the layout they are given: the pocketfft path transforms the
+#    channels-last tensor as it is, and its transforms over $H$ run in place on the kept columns.
+# 5. **The residual rides along.** The inverse transforms are linear and undo the forward ones, so adding the MLP's
+#    output *onto* the kept bins of $x$'s own spectrum and transforming back gives $x$ plus the mixer's field,
+#    without a separate pass over the output (both paths).
 #
 # The adjoint identity of idea 3,
 # $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$, checked numerically:
@@ -206,13 +211,14 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # - **The transforms** shrink too, but only part of them. The half-spectrum axis $W$ is transformed in full
 #   at every fraction (the real FFTs), the other axis only for the kept columns (the complex FFTs, which fall
 #   with the fraction).
-# - **What does not shrink at all**: the copies that bring each tile into the FFT's layout and write the result
-#   into the channels-last output (64 MiB at 65,536 tokens, with the first touch of its freshly allocated pages:
-#   the `copy` baseline of the benchmark, `x.clone()`, costs about as much), and the Python loop over tiles.
+# - **Copies and element-wise work** are small on this path: gathering each few rows of kept bins for the MLP and
+#   adding its output back, both of which shrink with the kept bins. What the profile cannot show is the first
+#   touch of the freshly allocated spectrum and output (64 MiB each at 65,536 tokens), charged to the transforms
+#   that write them.
 #
-# Those fixed costs are why fraction 0.5 saves less than half of the time here, not three quarters. On a GPU the
-# balance is different (AFNO runs there as a few whole-tensor kernels, with no page faults and no Python loop
-# over tiles); `profile=True` is CPU-only, so compare the timed rows there.
+# The transforms over $W$ are why fraction 0.5 saves less than three quarters of the time. On a GPU the
+# balance is different (AFNO runs there as a few whole-tensor kernels); `profile=True` is CPU-only, so compare the
+# timed rows there.
 
 # %% [markdown]
 # ## 5. Rerun it yourself
@@ -226,8 +232,9 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #
 # ```bash
 # python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \
-#     "roundtrip:hard_thresholding_fraction=0.5" copy afno_reference attention gfn fno --grids 16 32 64 128 256 \
-#     --modes forward backward --isolate --rounds 3 --out benchmarks/mine
+#     "roundtrip:hard_thresholding_fraction=0.5" "roundtrip:library=scipy" \
+#     "roundtrip:library=scipy,hard_thresholding_fraction=0.5" copy afno_reference attention gfn fno \
+#     --grids 16 32 64 128 256 --modes forward backward --isolate --rounds 3 --out benchmarks/mine
 # python -m afno_tutorial.bench --device cuda --dtype bfloat16 --grids 64 128 256 512   # on a GPU
 # ```
 #
@@ -256,7 +263,7 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # print(bench.slopes(fb))
 # ```
 # Yes: the backward pass is made of the same FFTs and batched matmuls (transposed), so it scales the same way and
-# costs roughly 3x the forward (AFNO's backward recomputes each tile's spectrum instead of storing it).
+# costs roughly 3x the forward (AFNO's backward recomputes the spectrum instead of storing it).
 # </details>
 #
 # 3. With `mixer_flops`, find the number of tokens at which attention's FLOPs equal AFNO's for $C = 256$ and
@@ -274,16 +281,18 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 # AFNO's advantage only at larger token counts.
 # </details>
 #
-# 4. On your machine, from which grid on does `tiled=True` beat `tiled=False`? (The library switches at 8 MiB of
-#    input for training and 2 MiB for inference, measured on a 2-core CPU with a 32 MiB last-level cache.)
+# 4. On your machine, from which grid on does `path="pocketfft"` beat `path="plain"`, and is `path="tiled"` ever
+#    the fastest? (The library switches to pocketfft at 8 MiB of input for training and 2 MiB for inference,
+#    measured on a 2-core CPU with a 32 MiB last-level cache.)
 #
 # <details><summary>Solution</summary>
 #
 # ```python
-# cmp = bench.run_benchmark(["afno:tiled=True", "afno:tiled=False"], [32, 64, 128, 192, 256], dim=DIM,
-#                           repeats=3, memory=False)
+# cmp = bench.run_benchmark(["afno:path=pocketfft", "afno:path=tiled", "afno:path=plain"], [32, 64, 128, 192, 256],
+#                           dim=DIM, modes=["forward", "backward"], repeats=3, memory=False)
 # print(bench.format_table(cmp))
 # ```
-# Tiling pays once the plain path's full-size spectra no longer fit in the last-level cache; below that, the
-# plain path's single large FFTs and matmuls are as fast or faster.
+# The fast paths pay once the plain path's full-size spectra and their transposes no longer fit in the last-level
+# cache; below that, the plain path's few large FFTs and matmuls are as fast or faster. Which fast path wins
+# depends on the FFT library's speed on your CPU.
 # </details>
