@@ -48,6 +48,7 @@ from . import spectral
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
+from .mixers.afno_pocketfft import fft_inplace
 from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
@@ -109,15 +110,12 @@ def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int]) -> torch.Tensor:
     (m_y, m_x), (height, width) = modes, x.shape[1:3]
     workers = max(1, torch.get_num_threads())
     half = sfft.rfft(x.detach().float().contiguous().numpy(), axis=2, norm="ortho", workers=workers)
-    if m_x == width // 2 + 1 and spectral.kept_row_count(height, m_y) == height:
-        half = sfft.fft(half, axis=1, norm="ortho", workers=workers, overwrite_x=True)
-        half = sfft.ifft(half, axis=1, norm="ortho", workers=workers, overwrite_x=True)
-    else:
-        z = sfft.fft(half[:, :, :m_x], axis=1, norm="ortho", workers=workers)
-        if spectral.kept_row_count(height, m_y) < height:
-            z[:, m_y : height - m_y + 1] = 0
-        half[:, :, :m_x] = sfft.ifft(z, axis=1, norm="ortho", workers=workers, overwrite_x=True)
-        half[:, :, m_x:] = 0
+    kept = half[:, :, :m_x]  # transformed over H and back in place, as AFNO's pocketfft path does
+    fft_inplace("fft", kept, axis=1, norm="ortho")
+    if spectral.kept_row_count(height, m_y) < height:
+        kept[:, m_y : height - m_y + 1] = 0
+    fft_inplace("ifft", kept, axis=1, norm="ortho")
+    half[:, :, m_x:] = 0
     y = sfft.irfft(half, n=width, axis=2, norm="ortho", workers=workers, overwrite_x=True)
     return torch.from_numpy(y).to(x.dtype)
 

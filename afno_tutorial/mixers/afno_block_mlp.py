@@ -113,12 +113,13 @@ class BlockMLP:
             a2 = self.linear(h, j, 2)
         else:
             h, a2 = None, a1
-        g = grad * (a2.abs() > self.threshold) if self.threshold > 0 else grad.clone()
+        # The masks of the soft-shrink (|a2| > lambda) and of the ReLU (a1 > 0), each applied in one fused op.
+        g = torch.ops.aten.softshrink_backward(grad, a2, self.threshold) if self.threshold > 0 else grad.clone()
         if self.layers == 2:
             acc["w2"][j].addmm_(h.t(), g)
             if "b2" in acc:
                 acc["b2"][j] += g.sum(dim=0)
-            g = torch.mm(g, self.w2[j].t()).mul_(a1 > 0)
+            g = torch.ops.aten.threshold_backward(torch.mm(g, self.w2[j].t()), a1, 0.0)
         acc["w1"][j].addmm_(z.t(), g)
         if "b1" in acc:
             acc["b1"][j] += g.sum(dim=0)

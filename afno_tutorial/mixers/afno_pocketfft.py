@@ -89,9 +89,11 @@ def _fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
         return getattr(scipy.fft, name)(a, workers=max(1, torch.get_num_threads()), **kwargs)
 
 
-def _fft_inplace(name: str, view: np.ndarray, **kwargs: object) -> None:
-    """Transform ``view`` in place. SciPy does so for ``overwrite_x=True`` on a complex array (strided views
-    included); should a version return new memory instead, the result is copied back."""
+def fft_inplace(name: str, view: np.ndarray, **kwargs: object) -> None:
+    """``view[...] = scipy.fft.<name>(view, **kwargs)`` for a complex ``view`` (``"fft"`` or ``"ifft"``), in place.
+
+    SciPy does so itself for ``overwrite_x=True`` (strided views included); should a version return new memory
+    instead, the result is copied back."""
     result = _fft(name, view, overwrite_x=True, **kwargs)
     same = result.__array_interface__["data"][0] == view.__array_interface__["data"][0] and result.strides == view.strides
     if not same:
@@ -103,14 +105,14 @@ def _spectrum(x: np.ndarray, m_x: int, norm: str) -> np.ndarray:
     columns transformed over ``H`` as well (in place). Those columns hold the 2-D spectrum's kept columns, the
     others the transform over ``W`` alone."""
     half = _fft("rfft", x, axis=2, norm=norm)
-    _fft_inplace("fft", half[:, :, :m_x], axis=1, norm=norm)
+    fft_inplace("fft", half[:, :, :m_x], axis=1, norm=norm)
     return half
 
 
 def _field(half: np.ndarray, m_x: int, width: int, norm: str) -> np.ndarray:
     """Undo :func:`_spectrum` (the inverse over ``H`` of the first ``m_x`` columns in place, then over ``W``):
     ``(B, H, W//2+1, C)`` complex (overwritten) -> real ``(B, H, W, C)``."""
-    _fft_inplace("ifft", half[:, :, :m_x], axis=1, norm=norm)
+    fft_inplace("ifft", half[:, :, :m_x], axis=1, norm=norm)
     return _fft("irfft", half, n=width, axis=2, norm=norm, overwrite_x=True)
 
 
