@@ -48,7 +48,7 @@ from . import spectral
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
-from .mixers.afno_pocketfft import fft_inplace
+from .mixers.afno_pocketfft import fft_inplace, scipy_fft
 from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
@@ -105,18 +105,15 @@ class FFTRoundTrip(nn.Module):
 def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int]) -> torch.Tensor:
     """``x: (B, H, W, C)`` -> the field of its kept bins ``|k_y| < m_y, k_x < m_x`` (all of ``x`` when every bin is
     kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``."""
-    import scipy.fft as sfft
-
     (m_y, m_x), (height, width) = modes, x.shape[1:3]
-    workers = max(1, torch.get_num_threads())
-    half = sfft.rfft(x.detach().float().contiguous().numpy(), axis=2, norm="ortho", workers=workers)
+    half = scipy_fft("rfft", x.detach().float().contiguous().numpy(), axis=2, norm="ortho")
     kept = half[:, :, :m_x]  # transformed over H and back in place, as AFNO's pocketfft path does
     fft_inplace("fft", kept, axis=1, norm="ortho")
     if spectral.kept_row_count(height, m_y) < height:
         kept[:, m_y : height - m_y + 1] = 0
     fft_inplace("ifft", kept, axis=1, norm="ortho")
     half[:, :, m_x:] = 0
-    y = sfft.irfft(half, n=width, axis=2, norm="ortho", workers=workers, overwrite_x=True)
+    y = scipy_fft("irfft", half, n=width, axis=2, norm="ortho", overwrite_x=True)
     return torch.from_numpy(y).to(x.dtype)
 
 
@@ -654,7 +651,8 @@ def _more_rounds(results: list[dict[str, Any]], timers: dict[int, Callable[[], t
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
     """A fixed-width text table of results (time, memory, FLOPs, achieved rate, status)."""
-    header = f"{'mixer':<40} {'mode':<8} {'tokens':>7} {'time':>10} {'peak mem':>10} {'x input':>7} " \
+    width = max([len("mixer")] + [len(r["mixer"]) for r in results])
+    header = f"{'mixer':<{width}} {'mode':<8} {'tokens':>7} {'time':>10} {'peak mem':>10} {'x input':>7} " \
              f"{'GFLOP':>8} {'GFLOP/s':>8}  status"
     lines = [header, "-" * len(header)]
     for r in results:
@@ -668,7 +666,7 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         elif status == "error":
             status += f" ({r['note']})"
         lines.append(
-            f"{r['mixer'][:40]:<40} {r['mode']:<8} {r['tokens']:>7} {fmt(r['time_s'], '.4g', ' s'):>10} "
+            f"{r['mixer']:<{width}} {r['mode']:<8} {r['tokens']:>7} {fmt(r['time_s'], '.4g', ' s'):>10} "
             f"{fmt(mem, '.4g', ' MiB'):>10} {fmt(r['memory_ratio'], '.2f'):>7} "
             f"{fmt(None if r['flops'] is None else r['flops'] / 1e9, '.3g'):>8} {fmt(r['gflops_per_s'], '.3g'):>8}  "
             f"{status}"

@@ -82,7 +82,7 @@ def kept_row_ranges(height: int, m_y: int) -> list[tuple[int, int]]:
     return [(0, m_y), (height - m_y + 1, height)]
 
 
-def _fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
+def scipy_fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
     """``scipy.fft.<name>(a, **kwargs)`` on ``torch.get_num_threads()`` threads, named ``scipy.fft.<name>`` for
     ``torch.profiler`` (:mod:`afno_tutorial.op_profile` counts it as an FFT)."""
     with torch.profiler.record_function(f"scipy.fft.{name}"):
@@ -94,7 +94,7 @@ def fft_inplace(name: str, view: np.ndarray, **kwargs: object) -> None:
 
     SciPy does so itself for ``overwrite_x=True`` (strided views included); should a version return new memory
     instead, the result is copied back."""
-    result = _fft(name, view, overwrite_x=True, **kwargs)
+    result = scipy_fft(name, view, overwrite_x=True, **kwargs)
     same = result.__array_interface__["data"][0] == view.__array_interface__["data"][0] and result.strides == view.strides
     if not same:
         view[...] = result
@@ -104,7 +104,7 @@ def _spectrum(x: np.ndarray, m_x: int, norm: str) -> np.ndarray:
     """``x: (B, H, W, C)`` real -> its transform over ``W``, ``(B, H, W//2+1, C)`` complex, with the first ``m_x``
     columns transformed over ``H`` as well (in place). Those columns hold the 2-D spectrum's kept columns, the
     others the transform over ``W`` alone."""
-    half = _fft("rfft", x, axis=2, norm=norm)
+    half = scipy_fft("rfft", x, axis=2, norm=norm)
     fft_inplace("fft", half[:, :, :m_x], axis=1, norm=norm)
     return half
 
@@ -113,7 +113,7 @@ def _field(half: np.ndarray, m_x: int, width: int, norm: str) -> np.ndarray:
     """Undo :func:`_spectrum` (the inverse over ``H`` of the first ``m_x`` columns in place, then over ``W``):
     ``(B, H, W//2+1, C)`` complex (overwritten) -> real ``(B, H, W, C)``."""
     fft_inplace("ifft", half[:, :, :m_x], axis=1, norm=norm)
-    return _fft("irfft", half, n=width, axis=2, norm=norm, overwrite_x=True)
+    return scipy_fft("irfft", half, n=width, axis=2, norm=norm, overwrite_x=True)
 
 
 def _chunks(spec: torch.Tensor, m_x: int, m_y: int, rows: int) -> list[torch.Tensor]:
