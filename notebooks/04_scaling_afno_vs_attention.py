@@ -212,13 +212,15 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #   at every fraction (the real FFTs), the other axis only for the kept columns (the complex FFTs, which fall
 #   with the fraction).
 # - **Copies and element-wise work** are small on this path: gathering each few rows of kept bins for the MLP and
-#   adding its output back, both of which shrink with the kept bins. What the profile cannot show is the first
-#   touch of the freshly allocated spectrum and output (64 MiB each at 65,536 tokens), charged to the transforms
-#   that write them.
+#   adding its output back, both of which shrink with the kept bins.
+# - **Fresh memory.** The transforms over $W$ write the freshly allocated spectrum and output (64 MiB each at
+#   65,536 tokens), so the first touch of that memory (page faults) is charged to them. Its cost changes from one
+#   process to the next, most of all on a virtual machine, so the real-FFT bars can differ between fractions
+#   although the work is the same: compare several runs before reading anything into them.
 #
-# The transforms over $W$ are why fraction 0.5 saves less than three quarters of the time. On a GPU the
-# balance is different (AFNO runs there as a few whole-tensor kernels); `profile=True` is CPU-only, so compare the
-# timed rows there.
+# The transforms over $W$, paid in full, are why fraction 0.5 saves much less than three quarters of the time. On a
+# GPU the balance is different (AFNO runs there as a few whole-tensor kernels); `profile=True` is CPU-only, so
+# compare the timed rows there.
 
 # %% [markdown]
 # ## 5. Rerun it yourself

@@ -64,6 +64,10 @@ def test_results_have_every_field_and_sensible_values(small_results: list[dict])
         assert row["input_bytes"] == row["tokens"] * 16 * 4
     table = format_table(small_results)
     assert "afno:hard_thresholding_fraction=0.5" in table and "backward" in table
+    long_label = "afno:hard_thresholding_fraction=0.5,num_blocks=16,path='pocketfft'"
+    lines = format_table([{**small_results[0], "mixer": long_label}, small_results[1]]).splitlines()
+    assert long_label in lines[2]  # labels are never cut, and the columns stay aligned
+    assert lines[2].index(" forward") == lines[3].index(" forward")
     names = {c["name"] for c in target_checks(small_results)}
     assert any("round trip" in n for n in names) and any("attention" in n for n in names)
 

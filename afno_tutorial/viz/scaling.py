@@ -62,7 +62,10 @@ def plot_scaling(
         ax.set_ylabel(name)
         ax.set_title(f"{name.split(' (')[0]} (slopes fitted from {min_tokens_for_slope} tokens)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+        # Two legend columns fit under a panel only while the labels are short.
+        longest = max((len(t) for t in ax.get_legend_handles_labels()[1]), default=0)
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2 if longest <= 42 else 1,
+                  frameon=False)
     fig.suptitle(f"Token mixers: cost against tokens on {device}" if device else "Token mixers: cost against tokens")
     fig.tight_layout()
     return fig
