@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .bench import fit_slope
+from .bench import fit_slope, time_step
 from .config import describe_device, seed_everything, versions
 from .config import device as pick_device
 from .data import SegmentationSet, make_segmentation_set
@@ -250,22 +250,22 @@ def save_results(results: dict, out: str | Path) -> list[Path]:
 
 
 @torch.no_grad()
-def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 1) -> float:
-    """Measured seconds of one forward pass of ``backbone`` on a ``(1, C, size, size)`` image (best of ``repeats``)."""
+def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 3) -> float:
+    """Median seconds of one inference forward pass of ``backbone`` on a ``(1, C, size, size)`` image.
+
+    Timed as :func:`afno_tutorial.bench.time_step` times a mixer: under ``torch.no_grad`` (and the device's
+    autocast), after a warm-up of at least one call and about a second, since a cold first call pays for
+    allocations and page faults; fewer than ``repeats`` runs when one call is slow.
+    """
     dev = pick_device(device)
     backbone = backbone.to(dev).eval()
     x = torch.rand(1, backbone.patch_embed.in_chans, size, size, device=dev)
-    best = math.inf
-    for _ in range(repeats):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
-        with autocast(dev):
+
+    def step() -> None:
+        with torch.no_grad(), autocast(dev):
             backbone(x)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        best = min(best, time.perf_counter() - start)
-    return best
+
+    return time_step(step, dev, repeats=repeats)[0]
 
 
 def fit_power_law(x: list[float], y: list[float]) -> tuple[float, float]:

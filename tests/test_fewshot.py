@@ -103,7 +103,14 @@ def test_segment_large_and_forward_timer(checkpoints):
     model = fewshot.SegmentationModel(backbone, 4)
     pred = fewshot.segment_large(model, torch.rand(3, 64, 96), device="cpu")
     assert pred.shape == (64, 96) and pred.dtype == torch.long
-    assert fewshot.time_forward(backbone, 32, device="cpu") > 0
+    grad_modes: list[bool] = []
+    hook = backbone.register_forward_hook(lambda *_: grad_modes.append(torch.is_grad_enabled()))
+    try:
+        assert fewshot.time_forward(backbone, 32, device="cpu", repeats=2) > 0
+    finally:
+        hook.remove()
+    # warmed up before the timed runs, and no autograd graph recorded in any of them
+    assert len(grad_modes) >= 3 and not any(grad_modes)
 
 
 def test_shipped_mixers_listed():
