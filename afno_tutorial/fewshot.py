@@ -253,16 +253,16 @@ def save_results(results: dict, out: str | Path) -> list[Path]:
 def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 3) -> float:
     """Median seconds of one inference forward pass of ``backbone`` on a ``(1, C, size, size)`` image.
 
-    Timed as :func:`afno_tutorial.bench.time_step` times a mixer: under ``torch.no_grad`` (and the device's
-    autocast), after a warm-up of at least one call and about a second, since a cold first call pays for
+    Timed as :func:`afno_tutorial.bench.time_step` times a mixer, under ``torch.no_grad`` and the device's
+    autocast: after a warm-up of at least one call and about a second, since a cold first call pays for
     allocations and page faults; fewer than ``repeats`` runs when one call is slow.
     """
     dev = pick_device(device)
     backbone = backbone.to(dev).eval()
     x = torch.rand(1, backbone.patch_embed.in_chans, size, size, device=dev)
 
-    def step() -> None:
-        with torch.no_grad(), autocast(dev):
+    def step() -> None:  # runs under this function's no_grad
+        with autocast(dev):
             backbone(x)
 
     return time_step(step, dev, repeats=repeats)[0]
