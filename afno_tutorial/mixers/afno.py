@@ -190,10 +190,12 @@ class AFNO2d(nn.Module):
         h = z.contiguous().view(batch, self.num_blocks, self.block_size, bins)
         if torch.is_grad_enabled() and (z.requires_grad or self.w1.requires_grad):
             return self._mlp_on_bins(h, inplace=False).view(batch, channels, rows, cols)
-        # No graph to record: run the bins in chunks whose hidden activations stay in cache, into one output
-        # (peak memory: the input and the output spectrum only).
+        # No graph to record: run the bins in chunks whose hidden activations stay in a CPU core's cache, into one
+        # output (peak memory: the input and the output spectrum only). A GPU takes all bins in one launch each.
         out = torch.empty_like(h)
         step = max(256, _CHUNK_BYTES // (channels * self.hidden_size_factor * h.element_size()))
+        if z.device.type != "cpu":
+            step = max(bins, 1)
         for start in range(0, bins, step):
             self._mlp_on_bins(h[..., start : start + step], inplace=True, out=out[..., start : start + step])
         return out.view(batch, channels, rows, cols)

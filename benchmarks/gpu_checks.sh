@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Every GPU check and measurement of the project in one go, each step under its own time limit, in the order
+# of what matters most: the scaling benchmark in float32 and bfloat16 (files benchmarks/cuda_<card>_<dtype>.*),
+# the CUDA tests, the spectral MLP in one launch against CPU-sized chunks, the notebook-05 comparison at
+# 1024x1024 with attention measured, then backbones pretrained on the GPU and the few-shot protocol on them
+# (head and full fine-tuning). Needs torch with CUDA, numpy, scipy, matplotlib, tqdm and pytest; no install:
+# the repository root goes on PYTHONPATH.
+#
+#   bash benchmarks/gpu_checks.sh [OUTDIR] [PYTHON]      # OUTDIR default: gpu-results
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-gpu-results}
+py=${2:-python3}
+mkdir -p "$out"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+$py -c "from afno_tutorial import config; print(config.describe_device(config.device('cuda'))); print(config.versions())" || exit 1
+card=$($py -c "import re, torch; n = torch.cuda.get_device_name(); m = re.search(r'[A-Z]+\d{2,4}', n); print((m.group(0) if m else 'gpu').lower())")
+
+mixers=(afno 'afno:hard_thresholding_fraction=0.5' roundtrip 'roundtrip:hard_thresholding_fraction=0.5' copy
+        afno_reference attention gfn fno)
+for dtype in float32 bfloat16; do
+  step "scaling benchmark, $dtype"
+  timeout 110 $py -m afno_tutorial.bench --device cuda --dtype "$dtype" --mixers "${mixers[@]}" \
+    --grids 16 32 64 128 256 512 --dim 256 --batch 1 --modes forward backward --repeats 10 \
+    --warmup-seconds 0.25 --time-budget 2 --memory-budget-gb 60 --no-progress --out "$out/cuda_${card}_${dtype}"
+done
+
+step "CUDA tests"
+timeout 100 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_config.py \
+  tests/test_bench.py::test_cuda_benchmark_path tests/test_huge_pages.py::test_no_advice_for_cuda_tensors
+
+step "spectral MLP at 256x256, C=256: CPU-sized chunks against one launch; notebook 05 at 1024x1024"
+timeout 60 $py - <<'EOF'
+import json, torch
+from afno_tutorial import fewshot, pretrain
+from afno_tutorial.bench import time_step
+from afno_tutorial.mixers import AFNO2d
+from afno_tutorial.mixers import afno as afno_mod
+
+dev = torch.device("cuda")
+mixer = AFNO2d(256).to(dev)
+z = torch.randn(1, 256, 256, 129, dtype=torch.complex64, device=dev)
+h = z.view(1, mixer.num_blocks, mixer.block_size, -1)
+out = torch.empty_like(h)
+bins = h.shape[-1]
+chunk = max(256, afno_mod._CHUNK_BYTES // (256 * h.element_size()))
+
+def run(step):
+    for s in range(0, bins, step):
+        mixer._mlp_on_bins(h[..., s:s + step], inplace=True, out=out[..., s:s + step])
+
+with torch.no_grad():
+    t_chunks = time_step(lambda: run(chunk), dev, repeats=20)[0]
+    t_one = time_step(lambda: run(bins), dev, repeats=20)[0]
+print(f"spectral MLP, {bins} bins: chunks of {chunk}: {t_chunks * 1e3:.3f} ms; one launch: {t_one * 1e3:.3f} ms")
+
+afno, _ = pretrain.load_pretrained("afno")
+attention, _ = pretrain.load_pretrained("attention")
+scale = fewshot.attention_at_scale(afno, attention, 1024, [64, 128, 256, 512], device=dev, measure_attention=True)
+print(scale["note"], f"| AFNO backbone at 1024x1024: {scale['afno_seconds']:.4f} s")
+print(json.dumps(scale["measured"]))
+EOF
+
+step "pretraining the four backbones on the GPU (the shipped recipe)"
+timeout 100 $py -m afno_tutorial.pretrain --out "$out/checkpoints" --state-dir /tmp/pretrain-state --device cuda \
+  --max-minutes 1.5
+
+step "few-shot protocol on the GPU-pretrained backbones, head and full fine-tuning"
+timeout 170 $py -m afno_tutorial.fewshot --device cuda --finetune --checkpoints "$out/checkpoints" \
+  --out "$out/fewshot-cuda"
+step "done"
