@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Every GPU check and measurement of the project in one go, each step under its own time limit, in the order
-# of what matters most: the scaling benchmark in float32 and bfloat16 (files benchmarks/cuda_<card>_<dtype>.*),
-# the CUDA tests, the spectral MLP in one launch against CPU-sized chunks, the notebook-05 comparison at
-# 1024x1024 with attention measured, then backbones pretrained on the GPU and the few-shot protocol on them
-# (head and full fine-tuning). Needs torch with CUDA, numpy, scipy, matplotlib, tqdm and pytest; no install:
-# the repository root goes on PYTHONPATH.
+# Every GPU check and measurement of the project in one go, each step under its own time limit, most important
+# first: the scaling benchmark in float32 and bfloat16 and with torch.compile (OUTDIR/cuda_<card>_*), where AFNO's
+# kernel time goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP in one launch against
+# CPU-sized chunks, notebook 05's comparison at 1024x1024 with attention measured, and the few-shot heads on the
+# shipped backbones (OUTDIR/fewshot/cuda). With RETRAIN=1 it then pretrains the four backbones on the GPU and runs
+# the protocol with full fine-tuning too (OUTDIR/fewshot/cuda-retrained; several minutes on an H200).
+# Needs torch with CUDA, numpy, scipy, matplotlib, tqdm and pytest; nothing is installed: the repository root goes
+# on PYTHONPATH. About 4 minutes on one H200 without RETRAIN.
 #
-#   bash benchmarks/gpu_checks.sh [OUTDIR] [PYTHON]      # OUTDIR default: gpu-results
+#   bash benchmarks/gpu_checks.sh [OUTDIR] [PYTHON]      # OUTDIR: gpu-results; `benchmarks` rewrites the committed files
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-results}
@@ -29,8 +31,15 @@ for dtype in float32 bfloat16; do
     --warmup-seconds 0.25 --time-budget 2 --memory-budget-gb 60 --no-progress --out "$out/cuda_${card}_${dtype}"
 done
 
+step "scaling benchmark, torch.compile"
+timeout 90 $py -m afno_tutorial.bench --device cuda --mixers afno afno+compile roundtrip --grids 128 256 512 \
+  --modes forward backward --repeats 10 --warmup-seconds 0.25 --no-progress --out "$out/cuda_${card}_compile"
+
+step "AFNO kernel time per operator"
+timeout 60 $py benchmarks/gpu_profile.py --out "$out/cuda_${card}_afno_profile.json"
+
 step "CUDA tests"
-timeout 100 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_config.py \
+timeout 60 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_config.py \
   tests/test_bench.py::test_cuda_benchmark_path tests/test_huge_pages.py::test_no_advice_for_cuda_tensors
 
 step "spectral MLP at 256x256, C=256: CPU-sized chunks against one launch; notebook 05 at 1024x1024"
@@ -65,11 +74,14 @@ print(scale["note"], f"| AFNO backbone at 1024x1024: {scale['afno_seconds']:.4f}
 print(json.dumps(scale["measured"]))
 EOF
 
-step "pretraining the four backbones on the GPU (the shipped recipe)"
-timeout 100 $py -m afno_tutorial.pretrain --out "$out/checkpoints" --state-dir /tmp/pretrain-state --device cuda \
-  --max-minutes 1.5
+step "few-shot heads on the shipped backbones"
+timeout 90 $py -m afno_tutorial.fewshot --device cuda --out "$out/fewshot/cuda"
 
-step "few-shot protocol on the GPU-pretrained backbones, head and full fine-tuning"
-timeout 170 $py -m afno_tutorial.fewshot --device cuda --finetune --checkpoints "$out/checkpoints" \
-  --out "$out/fewshot-cuda"
+if [[ "${RETRAIN:-0}" == 1 ]]; then
+  step "pretraining the four backbones on the GPU (the shipped recipe)"
+  timeout 300 $py -m afno_tutorial.pretrain --out "$out/checkpoints-cuda" --state-dir /tmp/pretrain-state --device cuda
+  step "few-shot protocol on the GPU-pretrained backbones, head and full fine-tuning"
+  timeout 900 $py -m afno_tutorial.fewshot --device cuda --finetune --checkpoints "$out/checkpoints-cuda" \
+    --out "$out/fewshot/cuda-retrained"
+fi
 step "done"

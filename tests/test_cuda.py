@@ -115,4 +115,4 @@ def test_cuda_benchmark_in_bf16_measures_every_mixer() -> None:
     assert len(rows) == 20
     for row in rows:
         assert row["status"] == "ok", row
-        assert row["memory_bytes"] > 0 and row["time_s"] > 0 and row["device"].startswith("CUDA")
+        assert row["memory_bytes"] > 0 and row["time_s"] > 0 and row["device"].startswith("CUDA"), row
