@@ -243,7 +243,7 @@ else:
 # %% [markdown]
 # Three things differ from the CPU:
 #
-# - **Small problems are the host's.** Up to 65,536 tokens AFNO takes about 1 ms whatever the size: the time of
+# - **Small problems are the host's.** Up to 16,384 tokens AFNO takes about 1 ms whatever the size: the time of
 #   issuing its ~60 PyTorch operators from Python, not of the GPU. The $N \log N$ growth only shows from
 #   262,144 tokens on. (CUDA graphs, e.g. `torch.compile(mode="reduce-overhead")`, are the usual cure; not
 #   measured here yet. A plain `torch.compile` did not lower that floor.)
