@@ -26,7 +26,7 @@ def device(prefer: str | None = None) -> torch.device:
     if prefer is not None:
         dev = torch.device(prefer)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device: 'cuda' was requested but torch.cuda.is_available() is False")
+            raise ValueError("device: 'cuda' was requested but torch.cuda.is_available() is False")
         return dev
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

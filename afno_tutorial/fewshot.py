@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .bench import fit_slope, time_step
 from .config import describe_device, seed_everything, versions
@@ -40,7 +39,8 @@ from .data import SegmentationSet, make_segmentation_set
 from .masking import masked_mse, random_patch_mask
 from .models import InpaintingModel, SegmentationModel, VisionBackbone
 from .pretrain import MIXERS, load_pretrained
-from .train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation
+# predict_masks is re-exported: notebook 05 calls fewshot.predict_masks.
+from .train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation  # noqa: F401
 
 TEST_START = 0
 SUPPORT_START = 100_000  # support images of seed s: SUPPORT_START + 1000 s + (0 .. K-1), disjoint from the test set

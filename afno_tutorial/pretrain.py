@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .config import describe_device, seed_everything, versions
+from .config import seed_everything, versions
 from .config import device as pick_device
 from .data import make_pretraining_images
 from .models import InpaintingModel, VisionBackbone

@@ -12,7 +12,7 @@ from afno_tutorial.jacobian import token_jacobian_map
 from afno_tutorial.ladder import train_mixers
 from afno_tutorial.probes import capture_mixer_inputs, mixing_part
 from afno_tutorial.resolution import band_limit, fourier_upsample, resolution_consistency
-from afno_tutorial.sparsity import mixer_output, spectral_output, surviving_fraction_map, zeroed_fraction
+from afno_tutorial.sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
 from afno_tutorial.symmetry import shift_equivariance_error, shift_errors
 from afno_tutorial.viz import mixing as vmix
 from afno_tutorial.viz import widgets
