@@ -37,11 +37,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("path, tile_bytes", [("pocketfft", None), ("tiled", None), ("tiled", 1), ("tiled", 600)])
+@pytest.mark.parametrize("path, tile_bytes, keep", [("pocketfft", None, True), ("pocketfft", None, False),
+                                                    ("tiled", None, True), ("tiled", 1, True), ("tiled", 600, True)])
 @pytest.mark.parametrize("grid, kwargs", CASES)
-def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, path, tile_bytes):
+def test_outputs_and_all_gradients_equal_the_plain_autograd_path(grid, kwargs, path, tile_bytes, keep):
     # tile_bytes=1: one sample of one block per tile; 600: all samples of a block per tile, or a batch split.
-    tiled, plain = _pair(tile_bytes=tile_bytes, path=path, **kwargs)
+    # keep=False: the pocketfft backward recomputes the spectrum and the MLP's activations from the input.
+    tiled, plain = _pair(tile_bytes=tile_bytes, path=path, keep_activations=keep, **kwargs)
     assert tiled.cpu_path(torch.empty(1, 2, 2, 16)) == path
     batch, height, width = grid
     x = torch.randn(batch, height, width, 16, dtype=torch.float64)
@@ -73,6 +75,54 @@ def test_gradcheck_through_the_fast_paths(path):
     else:
         fn = lambda *p: afno_pocketfft.afno_pocketfft(x.detach(), *p, **settings)  # noqa: E731
     assert torch.autograd.gradcheck(fn, params)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+@pytest.mark.parametrize("layers, threshold", [(2, 0.05), (2, 0.0), (1, 0.05), (1, 0.0)])
+def test_pocketfft_keeps_what_its_backward_needs_or_only_the_input(keep, layers, threshold):
+    """With a graph recorded, the pocketfft forward saves the MLP's input bins, the hidden activations (two layers)
+    and a one-byte shrink mask (with a soft-shrink), or only the input with keep_activations=False; without a
+    graph, nothing."""
+    torch.manual_seed(0)
+    mixer = AFNO2d(16, num_blocks=4, hard_thresholding_fraction=0.5, mlp_layers=layers, sparsity_threshold=threshold,
+                   path="pocketfft", keep_activations=keep)
+    x = torch.randn(2, 8, 10, 16, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = mixer(x)
+        with torch.no_grad():
+            mixer(x)
+    params = list(mixer.parameters())
+    large = sorted((str(t.dtype), t.numel()) for t in saved if all(t is not p for p in params))
+    assert mixer.kept_modes(8, 10) == (2, 3)
+    bins = 2 * 3 * 3 * 16  # samples x kept rows (|k_y| < 2 of 8) x kept columns (k_x < 3) x channels
+    if keep:
+        expected = [("torch.float32", 2 * bins)] * (2 if layers == 2 else 1)  # interleaved bins (and hidden)
+        expected += [("torch.bool", 2 * bins)] if threshold > 0 else []
+        assert large == sorted(expected)
+    else:
+        assert large == [("torch.float32", x.numel())] and any(t is x for t in saved)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    plain = AFNO2d(16, num_blocks=4, hard_thresholding_fraction=0.5, mlp_layers=layers, sparsity_threshold=threshold,
+                   path="plain")
+    plain.load_state_dict(mixer.state_dict())
+    xp = x.detach().clone().requires_grad_()
+    plain(xp).backward(grad)
+    torch.testing.assert_close(x.grad, xp.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(mixer.w1.grad, plain.w1.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_pocketfft_frees_what_it_kept_after_the_backward_unless_the_graph_is_retained():
+    fast, _ = _pair(num_blocks=4, path="pocketfft")
+    x = torch.randn(1, 6, 6, 16, dtype=torch.float64, requires_grad=True)
+    y = fast(x)
+    y.sum().backward(retain_graph=True)
+    first = x.grad.clone()
+    y.sum().backward()  # the kept tensors are still there: the same gradient once more
+    torch.testing.assert_close(x.grad, 2 * first)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.sum().backward()
 
 
 @pytest.mark.parametrize("path", FAST_PATHS)

@@ -61,6 +61,11 @@ class AFNO2d(nn.Module):
             The hand-written backward passes are first-order only: for double backward (e.g. gradient penalties)
             pass ``"plain"``; ``torch.func`` transforms switch to the plain path by themselves, and under
             ``torch.compile`` the fast paths run as one eager call.
+        keep_activations: on the pocketfft path, when a graph is recorded, keep the MLP's input bins, hidden
+            activations and soft-shrink mask for the backward (default; about 2.3x the input's size more memory
+            until the backward, at fraction 1 and ``hidden_size_factor=1``) rather than recompute them from the
+            input (``False``: two more transforms and two more matrix products per block in the backward).
+            Outputs and gradients are the same either way.
 
     Parameters are named and shaped as in the reference implementation so its state_dicts load unchanged:
     ``w1 (2, k, b, b*f)``, ``b1 (2, k, b*f)``, ``w2 (2, k, b*f, b)``, ``b2 (2, k, b)`` with ``b = dim // k``
@@ -84,6 +89,7 @@ class AFNO2d(nn.Module):
         bias: bool = True,
         hermitian_projection: bool = True,
         path: str = "auto",
+        keep_activations: bool = True,
     ) -> None:
         super().__init__()
         check_positive_int(dim, "dim")
@@ -106,6 +112,7 @@ class AFNO2d(nn.Module):
         if path not in PATHS:
             raise ValueError(f"path: expected one of {PATHS}, got {path!r}")
         self.path = path
+        self.keep_activations = bool(keep_activations)
         self.tile_bytes = DEFAULT_TILE_BYTES
 
         k, b = num_blocks, self.block_size
@@ -149,7 +156,7 @@ class AFNO2d(nn.Module):
                 args = (x.to(work_dtype).contiguous(), self.w1, self.b1, self.w2, self.b2)
                 settings = dict(modes=modes, norm=self.fft_norm, sparsity_threshold=self.sparsity_threshold)
                 if path == "pocketfft":
-                    out = afno_pocketfft(*args, **settings)
+                    out = afno_pocketfft(*args, **settings, keep_activations=self.keep_activations)
                 else:
                     out = afno_tiled(*args, **settings, tile_bytes=self.tile_bytes)
                 return out.to(x.dtype)

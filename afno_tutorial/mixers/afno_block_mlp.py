@@ -94,6 +94,74 @@ class BlockMLP:
         else:
             bins.copy_(h)
 
+    def forward_blocks(self, z: torch.Tensor, out: torch.Tensor, hidden: torch.Tensor | None = None,
+                       mask: torch.Tensor | None = None) -> None:
+        """The MLP of every block at once (batched matrix products over the blocks) on ``z`` into ``out``.
+
+        Args:
+            z: ``(k, n, 2b)`` contiguous interleaved input bins, block-major; ``out`` may be ``z``.
+            out: ``(k, n, 2b)`` contiguous, receives the MLP's output.
+            hidden: ``(k, n, 2h)`` contiguous or ``None``: receives ``ReLU(z W1 + b1)`` for
+                :meth:`backward_blocks` (two-layer MLP only).
+            mask: ``(k, n, 2b)`` bool or ``None``: receives where the soft-shrink passes its input (``|a| >
+                lambda``), for :meth:`backward_blocks` (only with a soft-shrink).
+        """
+        h = self._linear_blocks(z, 1, out=hidden if self.layers == 2 else None)
+        if self.layers == 2:
+            h = self._linear_blocks(h.relu_(), 2)
+        if self.threshold > 0:  # S(a) = a - clamp(a, -lambda, lambda), written into out
+            torch.sub(h, torch.clamp(h, -self.threshold, self.threshold, out=out), out=out)
+            if mask is not None:
+                torch.ne(out, 0, out=mask)  # S(a) != 0 exactly where |a| > lambda
+        else:
+            out.copy_(h)
+
+    def backward_blocks(self, z: torch.Tensor, grad: torch.Tensor, acc: dict[str, torch.Tensor],
+                        hidden: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> None:
+        """Backward of every block at once on one chunk of bins: adds the weight gradients into ``acc`` and
+        overwrites ``grad`` (the gradient at the MLP's output) with the gradient at its input.
+
+        Args:
+            z: ``(k, n, 2b)`` contiguous, the MLP's input bins, block-major.
+            grad: ``(k, n, 2b)`` contiguous.
+            hidden, mask: what :meth:`forward_blocks` kept for these bins; recomputed from ``z`` when ``None``
+                (two matrix products more).
+        """
+        pre = None
+        if (self.layers == 2 and hidden is None) or (self.threshold > 0 and mask is None):
+            a1 = self._linear_blocks(z, 1)
+            hidden = a1.relu() if self.layers == 2 else None
+            pre = self._linear_blocks(hidden, 2) if self.layers == 2 else a1
+        # The soft-shrink's mask, in one pass. The kept mask is multiplied as bytes: torch.where branches on every
+        # element, and a bool operand is cast to float first, both several times slower.
+        if self.threshold > 0 and pre is not None:
+            g = torch.ops.aten.softshrink_backward(grad, pre, self.threshold)
+        elif self.threshold > 0:
+            g = grad.mul_(mask.view(torch.uint8))
+        else:
+            g = grad
+        if self.layers == 2:
+            acc["w2"].baddbmm_(hidden.transpose(1, 2), g)
+            if "b2" in acc:
+                acc["b2"] += g.sum(dim=1)
+            # hidden > 0 exactly where the pre-activation is: the ReLU's mask without the pre-activation.
+            g = torch.ops.aten.threshold_backward(torch.bmm(g, self.w2.transpose(1, 2)), hidden, 0.0)
+        acc["w1"].baddbmm_(z.transpose(1, 2), g)
+        if "b1" in acc:
+            acc["b1"] += g.sum(dim=1)
+        if g is grad:  # one layer: the product cannot be written over its own input
+            grad.copy_(torch.bmm(g, self.w1.transpose(1, 2)))
+        else:
+            torch.bmm(g, self.w1.transpose(1, 2), out=grad)
+
+    def _linear_blocks(self, h: torch.Tensor, layer: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``h: (k, n, 2 n_in)`` -> ``(k, n, 2 n_out)`` through every block of layer 1 or 2, into ``out`` if given."""
+        weight = self.w1 if layer == 1 else self.w2
+        bias = self.b1 if layer == 1 else self.b2
+        if bias is None:
+            return torch.bmm(h, weight, out=out)
+        return torch.baddbmm(bias.unsqueeze(1), h, weight, out=out)
+
     def new_grads(self) -> dict[str, torch.Tensor]:
         """Zeroed accumulators for :meth:`backward_`, one per real-matrix parameter."""
         names = ("w1", "b1", "w2", "b2")

@@ -37,6 +37,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .. import spectral
+from ..huge_pages import advise_huge_pages
 from .afno_block_mlp import BlockMLP
 
 
@@ -53,6 +54,7 @@ def afno_pocketfft(
     modes: tuple[int, int],
     norm: str,
     sparsity_threshold: float,
+    keep_activations: bool = True,
 ) -> torch.Tensor:
     """``x + irfft2(AFNO-MLP(rfft2(x)))`` channels-last, differentiable in ``x`` and all weights.
 
@@ -64,6 +66,10 @@ def afno_pocketfft(
         modes: the kept set ``(m_y, m_x)``, already checked to fit the grid.
         norm: the FFT normalisation (``"ortho"``, ``"forward"`` or ``"backward"``).
         sparsity_threshold: ``lambda`` of the soft-shrink (0: none).
+        keep_activations: when a graph is recorded, keep the MLP's input bins, hidden activations and shrink mask
+            for the backward (about 2.3x the input's size for a two-layer MLP at fraction 1, held until the
+            backward) instead of recomputing them from ``x`` (two transforms and two matrix products per block
+            more in the backward).
 
     Returns:
         ``(B, H, W, C)`` contiguous, the mixer's output including the residual ``x``.
@@ -72,7 +78,9 @@ def afno_pocketfft(
         raise ValueError(f"x: expected a float32 or float64 CPU tensor, got {x.dtype} on {x.device.type}")
     if x.shape[-1] != w1.shape[1] * w1.shape[2]:
         raise ValueError(f"x: expected {w1.shape[1] * w1.shape[2]} channels, got {x.shape[-1]}")
-    return _AFNOPocketFFT.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold))
+    recording = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w1, b1, w2, b2))
+    keep = bool(keep_activations) and recording
+    return _AFNOPocketFFT.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold), keep)
 
 
 def kept_row_ranges(height: int, m_y: int) -> list[tuple[int, int]]:
@@ -132,62 +140,125 @@ def _chunk_rows(mlp: BlockMLP, m_x: int, element_size: int) -> int:
     return -(-mlp.chunk_rows(element_size) // m_x)
 
 
-def _interleaved(bins: torch.Tensor, blocks: int) -> torch.Tensor:
-    """Contiguous complex ``(..., C)`` bins as the real ``(n, k, 2b)`` view the block MLP reads."""
-    return torch.view_as_real(bins).view(-1, blocks, 2 * bins.shape[-1] // blocks)
+def _block_view(view: torch.Tensor, blocks: int) -> torch.Tensor:
+    """A chunk's complex bins ``(r, m_x, C)`` as the real ``(k, r, m_x, 2b)`` view, block-major (strided): block
+    ``j``'s interleaved (real, imaginary) channels of every bin."""
+    rows, cols, channels = view.shape
+    return torch.view_as_real(view).view(rows, cols, blocks, 2 * channels // blocks).permute(2, 0, 1, 3)
+
+
+class _Kept:
+    """What the forward keeps for the backward when a graph is recorded (``keep_activations``): the MLP's input
+    bins, its hidden activations and the soft-shrink's mask, flat. Each chunk of :func:`_chunks` owns a
+    contiguous, block-major ``(k, n, width)`` piece of each, one chunk after the other."""
+
+    def __init__(self, tensors: list[torch.Tensor | None], bins: int, blocks: int) -> None:
+        self.tensors, self.bins, self.blocks = tensors, bins, blocks
+
+    @classmethod
+    def allocate(cls, spec: torch.Tensor, mlp: BlockMLP, m_x: int, m_y: int) -> "_Kept":
+        """Fresh buffers for the kept bins of ``spec: (B, H, W//2+1, C)``."""
+        batch, height, _, channels = spec.shape
+        bins = batch * spectral.kept_row_count(height, m_y) * m_x
+        real = spec.real.dtype
+        tensors = [
+            _fresh(bins * 2 * channels, real),
+            _fresh(bins * 2 * mlp.blocks * mlp.hidden, real) if mlp.layers == 2 else None,
+            _fresh(bins * 2 * channels, torch.bool) if mlp.threshold > 0 else None,
+        ]
+        return cls(tensors, bins, mlp.blocks)
+
+    def chunk(self, start: int, count: int) -> list[torch.Tensor | None]:
+        """Bins ``start`` to ``start + count`` (in chunk order): the input bins, hidden activations and mask, each
+        a contiguous ``(k, count, width)`` view."""
+        pieces: list[torch.Tensor | None] = []
+        for flat in self.tensors:
+            per_bin = 0 if flat is None else flat.numel() // self.bins
+            pieces.append(None if flat is None else flat[start * per_bin : (start + count) * per_bin].view(
+                self.blocks, count, -1))
+        return pieces
+
+
+def _fresh(numel: int, dtype: torch.dtype) -> torch.Tensor:
+    """``torch.empty(numel)`` backed by huge pages where the OS offers them: a fresh buffer the size of the input
+    otherwise costs more in page faults than the writes that fill it."""
+    tensor = torch.empty(numel, dtype=dtype)
+    advise_huge_pages(tensor)
+    return tensor
 
 
 class _AFNOPocketFFT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold):  # type: ignore[override]
+    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, keep):  # type: ignore[override]
         x = x.contiguous()
         mlp = BlockMLP((w1, b1, w2, b2), threshold, x.dtype)
-        (m_y, m_x), width = modes, x.shape[2]
+        (m_y, m_x), width, k = modes, x.shape[2], mlp.blocks
         half = _spectrum(x.detach().numpy(), m_x, norm)
         spec = torch.from_numpy(half)
         rows = _chunk_rows(mlp, m_x, x.element_size())
-        buffer = spec.new_empty(rows, m_x, spec.shape[3])  # reused for every chunk
+        chunk_numel = rows * m_x * 2 * spec.shape[3]
+        kept = _Kept.allocate(spec, mlp, m_x, m_y) if keep else None
+        buffer = x.new_empty(chunk_numel)  # reused for every chunk: the MLP's output (its input too without keep)
+        start = 0
         for view in _chunks(spec, m_x, m_y, rows):
-            bins = buffer[: view.shape[0]]
-            bins.copy_(view)  # the MLP's input, gathered
-            real = _interleaved(bins, mlp.blocks)
-            for j in range(mlp.blocks):
-                mlp.forward_(real[:, j], j)
+            r = view.shape[0]
+            n = r * m_x
+            out = buffer[: chunk_numel * r // rows].view(k, n, -1)
+            z, hidden, mask = kept.chunk(start, n) if kept is not None else (out, None, None)
+            z.view(k, r, m_x, -1).copy_(_block_view(view, k))  # the MLP's input, gathered block-major
+            mlp.forward_blocks(z, out, hidden, mask)
             # The residual joins in the spectrum: the inverse transforms of x's own kept bins plus the MLP's
             # output give x plus the mixer's field, with no separate pass over the output.
-            view.add_(bins)
+            _block_view(view, k).add_(out.view(k, r, m_x, -1))
+            start += n
         out = torch.from_numpy(_field(half, m_x, width, norm))
-        ctx.save_for_backward(x, w1, b1, w2, b2)
-        ctx.settings = (modes, norm, threshold)
+        # Saved as tensors, so autograd frees them after the backward (unless the graph is retained).
+        if kept is None:
+            ctx.save_for_backward(x, w1, b1, w2, b2, None, None, None)
+        else:
+            ctx.save_for_backward(None, w1, b1, w2, b2, *kept.tensors)
+            ctx.kept_bins = kept.bins
+        ctx.settings = (modes, norm, threshold, x.shape, x.dtype)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
-        x, w1, b1, w2, b2 = ctx.saved_tensors
-        modes, norm, threshold = ctx.settings
-        mlp = BlockMLP((w1, b1, w2, b2), threshold, x.dtype)
-        (m_y, m_x), width = modes, x.shape[2]
-        spec = torch.from_numpy(_spectrum(x.detach().numpy(), m_x, norm))  # the MLP's input, recomputed
+        x, w1, b1, w2, b2, *kept_tensors = ctx.saved_tensors
+        modes, norm, threshold, shape, dtype = ctx.settings
+        mlp = BlockMLP((w1, b1, w2, b2), threshold, dtype)
+        kept = None if x is not None else _Kept(kept_tensors, ctx.kept_bins, mlp.blocks)
+        (m_y, m_x), width, k = modes, shape[2], mlp.blocks
         # d loss / d(kept bins) through the inverse transform: its adjoint is the forward one, weighted by how often
         # each column counts in a real field.
         adjoint = spectral.adjoint_norm(norm)
-        grad_half = _spectrum(grad_out.to(x.dtype).contiguous().numpy(), m_x, adjoint)
+        grad_half = _spectrum(grad_out.to(dtype).contiguous().numpy(), m_x, adjoint)
         grad_spec = torch.from_numpy(grad_half)
-        weights = spectral.real_column_weights(width, m_x, x.dtype).view(-1, 1)  # over the m_x axis
+        spec = None if kept is not None else torch.from_numpy(_spectrum(x.detach().numpy(), m_x, norm))  # recomputed
+        weights = spectral.real_column_weights(width, m_x, dtype).view(1, 1, m_x, 1)  # over the m_x axis
         acc = mlp.new_grads()
-        rows = _chunk_rows(mlp, m_x, x.element_size())
-        buffers = (spec.new_empty(rows, m_x, spec.shape[3]), grad_spec.new_empty(rows, m_x, spec.shape[3]))
-        for view, grad_view in zip(_chunks(spec, m_x, m_y, rows), _chunks(grad_spec, m_x, m_y, rows)):
-            bins, grads = (b[: view.shape[0]] for b in buffers)
-            bins.copy_(view)
-            torch.mul(grad_view, weights, out=grads)
-            real_grads = _interleaved(grads, mlp.blocks)
-            for j, real in enumerate(_interleaved(bins, mlp.blocks).unbind(1)):
-                mlp.backward_(real, real_grads[:, j], j, acc)  # real_grads becomes the gradient at the MLP's input
+        rows = _chunk_rows(mlp, m_x, dtype.itemsize)
+        chunk_numel = rows * m_x * 2 * shape[3]
+        buffers = (grad_spec.real.new_empty(chunk_numel), grad_spec.real.new_empty(chunk_numel))
+        grad_views = _chunks(grad_spec, m_x, m_y, rows)
+        views = _chunks(spec, m_x, m_y, rows) if spec is not None else [None] * len(grad_views)
+        start = 0
+        for view, grad_view in zip(views, grad_views):
+            r = grad_view.shape[0]
+            n = r * m_x
+            grads = buffers[1][: chunk_numel * r // rows].view(k, n, -1)
+            torch.mul(_block_view(grad_view, k), weights, out=grads.view(k, r, m_x, -1))
+            if kept is None:
+                z = buffers[0][: chunk_numel * r // rows].view(k, n, -1)
+                z.view(k, r, m_x, -1).copy_(_block_view(view, k))
+                mlp.backward_blocks(z, grads, acc)  # grads becomes the gradient at the MLP's input
+            else:
+                z, hidden, mask = kept.chunk(start, n)
+                mlp.backward_blocks(z, grads, acc, hidden, mask)
             # The adjoint of the forward transform is the inverse one, divided by the weights; added to the
             # transform of grad_out itself, whose inverse is the residual's gradient.
-            grad_view.add_(grads.div_(weights))
-        del spec
+            _block_view(grad_view, k).add_(grads.view(k, r, m_x, -1).div_(weights))
+            start += n
+        del kept, views, spec
         grad_x = torch.from_numpy(_field(grad_half, m_x, width, adjoint)) if ctx.needs_input_grad[0] else None
-        return (grad_x, *mlp.param_grads(acc), None, None, None)
+        return (grad_x, *mlp.param_grads(acc), None, None, None, None)
