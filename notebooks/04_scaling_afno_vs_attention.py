@@ -131,8 +131,10 @@ print(bench.format_table(paths))
 #    same interleaved numbers (both paths; `afno_tutorial/mixers/afno_block_mlp.py`).
 # 3. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
 #    transforms, the adjoint of the inverse transform is the forward transform with the non-self-conjugate
-#    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the backward
-#    pass recomputes the spectrum instead of storing it (both paths).
+#    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the tiled
+#    path's backward recomputes the spectrum instead of storing it; the pocketfft path keeps the MLP's input bins,
+#    its hidden activations and a one-byte shrink mask while a graph is recorded, so its backward transforms only
+#    the gradient (`keep_activations=False` recomputes instead, for less memory).
 # 4. **Mind the layout.** PyTorch's CPU FFTs put the transformed axis innermost in their output, whatever the
 #    input's layout, so the tiled path transforms one axis at a time and arranges each step around the layout the
 #    previous one returned. SciPy's FFTs keep the layout they are given: the pocketfft path transforms the
@@ -298,7 +300,7 @@ else:
 # print(bench.slopes(fb))
 # ```
 # Yes: the backward pass is made of the same FFTs and batched matmuls (transposed), so it scales the same way and
-# costs roughly 3x the forward (AFNO's backward recomputes the spectrum instead of storing it).
+# costs roughly 2-3x the forward: one more FFT round trip and twice the forward's matrix products.
 # </details>
 #
 # 3. With `mixer_flops`, find the number of tokens at which attention's FLOPs equal AFNO's for $C = 256$ and

@@ -5,7 +5,10 @@ the kept bins of one channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin
 re c1, ...)``: that is :func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex
 ``b_in x b_out`` weight then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise
 ReLU and soft-shrink act on that view directly, and both layers are plain (fused-bias) matrix products. This module
-runs the MLP in place on such a matrix and gives its hand-written backward pass.
+runs the MLP on such matrices and gives its hand-written backward pass: one block at a time (``forward_``,
+``backward_``; the tiled path), or every block in one batched product on block-major ``(k, n, 2b)`` chunks
+(``forward_blocks``, ``backward_blocks``; the pocketfft path), which can also keep the activations its backward
+needs.
 """
 
 from __future__ import annotations
@@ -71,18 +74,20 @@ class BlockMLP:
         self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 2h)
         self.w2 = None if w2 is None else real_block_weight(w2.to(dtype))  # (k, 2h, 2b)
         self.b2 = None if b2 is None else _interleave(b2.to(dtype))
+        self._buffers: dict[str, torch.Tensor] = {}  # see _work
 
     def chunk_rows(self, element_size: int) -> int:
         """Bins per chunk: the hidden activations of a chunk fill about :data:`CHUNK_BYTES`."""
         return max(64, CHUNK_BYTES // (2 * max(self.hidden, self.block) * element_size))
 
-    def linear(self, h: torch.Tensor, j: int, layer: int) -> torch.Tensor:
-        """``h: (n, 2 n_in)`` (rows may be strided) -> ``(n, 2 n_out)`` through block ``j`` of layer 1 or 2."""
+    def linear(self, h: torch.Tensor, j: int, layer: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``h: (n, 2 n_in)`` (rows may be strided) -> ``(n, 2 n_out)`` through block ``j`` of layer 1 or 2, into
+        ``out`` when given."""
         weight = (self.w1 if layer == 1 else self.w2)[j]
         bias = self.b1 if layer == 1 else self.b2
         if bias is None:
-            return torch.mm(h, weight)
-        return torch.addmm(bias[j], h, weight)
+            return torch.mm(h, weight, out=out)
+        return torch.addmm(bias[j], h, weight, out=out)
 
     def forward_(self, bins: torch.Tensor, j: int) -> None:
         """Replace ``bins: (n, 2b)`` (block ``j``'s interleaved bins, rows may be strided) by the MLP's output."""
@@ -94,9 +99,23 @@ class BlockMLP:
         else:
             bins.copy_(h)
 
+    def _work(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """A temporary of ``shape`` that every chunk of one call reuses: allocating a few MiB per chunk afresh
+        costs page faults whenever the C allocator hands the memory back to the OS between chunks."""
+        numel = 1
+        for size in shape:
+            numel *= size
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.numel() < numel:
+            buffer = self._buffers[name] = torch.empty(numel, dtype=self.w1.dtype)
+        return buffer[:numel].view(shape)
+
     def forward_blocks(self, z: torch.Tensor, out: torch.Tensor, hidden: torch.Tensor | None = None,
                        mask: torch.Tensor | None = None) -> None:
-        """The MLP of every block at once (batched matrix products over the blocks) on ``z`` into ``out``.
+        """The MLP of every block on block-major bins ``z`` into ``out``.
+
+        One block at a time: a block's temporaries (``n x 2h``) stay in a core's cache between its two products,
+        which a single batched product over all blocks would not allow.
 
         Args:
             z: ``(k, n, 2b)`` contiguous interleaved input bins, block-major; ``out`` may be ``z``.
@@ -106,20 +125,28 @@ class BlockMLP:
             mask: ``(k, n, 2b)`` bool or ``None``: receives where the soft-shrink passes its input (``|a| >
                 lambda``), for :meth:`backward_blocks` (only with a soft-shrink).
         """
-        h = self._linear_blocks(z, 1, out=hidden if self.layers == 2 else None)
-        if self.layers == 2:
-            h = self._linear_blocks(h.relu_(), 2)
-        if self.threshold > 0:  # S(a) = a - clamp(a, -lambda, lambda), written into out
-            torch.sub(h, torch.clamp(h, -self.threshold, self.threshold, out=out), out=out)
-            if mask is not None:
-                torch.ne(out, 0, out=mask)  # S(a) != 0 exactly where |a| > lambda
-        else:
-            out.copy_(h)
+        n = z.shape[1]
+        for j in range(self.blocks):
+            if self.layers == 2:
+                h = hidden[j] if hidden is not None else self._work("hidden", (n, 2 * self.hidden))
+                self.linear(z[j], j, 1, out=h).relu_()
+                a = self.linear(h, j, 2, out=self._work("pre", (n, 2 * self.block)))
+            else:
+                a = self.linear(z[j], j, 1, out=self._work("pre", (n, 2 * self.block)))
+            if self.threshold > 0:
+                torch._C._nn.softshrink(a, self.threshold, out=out[j])
+                if mask is not None:
+                    torch.ne(out[j], 0, out=mask[j])  # S(a) != 0 exactly where |a| > lambda
+            else:
+                out[j].copy_(a)
 
     def backward_blocks(self, z: torch.Tensor, grad: torch.Tensor, acc: dict[str, torch.Tensor],
                         hidden: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> None:
-        """Backward of every block at once on one chunk of bins: adds the weight gradients into ``acc`` and
+        """Backward of every block on one chunk of block-major bins: adds the weight gradients into ``acc`` and
         overwrites ``grad`` (the gradient at the MLP's output) with the gradient at its input.
+
+        All blocks at once, in batched matrix products: unlike the forward, the backward's products read operands
+        from memory anyway (the kept activations), and fewer, larger products were faster here.
 
         Args:
             z: ``(k, n, 2b)`` contiguous, the MLP's input bins, block-major.
@@ -127,30 +154,31 @@ class BlockMLP:
             hidden, mask: what :meth:`forward_blocks` kept for these bins; recomputed from ``z`` when ``None``
                 (two matrix products more).
         """
-        pre = None
+        k, n, _ = z.shape
+        aten = torch.ops.aten
         if (self.layers == 2 and hidden is None) or (self.threshold > 0 and mask is None):
-            a1 = self._linear_blocks(z, 1)
-            hidden = a1.relu() if self.layers == 2 else None
-            pre = self._linear_blocks(hidden, 2) if self.layers == 2 else a1
-        # The soft-shrink's mask, in one pass. The kept mask is multiplied as bytes: torch.where branches on every
-        # element, and a bool operand is cast to float first, both several times slower.
-        if self.threshold > 0 and pre is not None:
-            g = torch.ops.aten.softshrink_backward(grad, pre, self.threshold)
+            if self.layers == 2:
+                hidden = self._linear_blocks(z, 1, out=self._work("hidden", (k, n, 2 * self.hidden))).relu_()
+            pre = self._linear_blocks(hidden if self.layers == 2 else z, self.layers, out=self._work("pre", z.shape))
+            if self.threshold > 0:
+                aten.softshrink_backward.grad_input(grad, pre, self.threshold, grad_input=grad)
         elif self.threshold > 0:
-            g = grad.mul_(mask.view(torch.uint8))
-        else:
-            g = grad
+            # The kept mask, multiplied as bytes: torch.where branches on every element, and a bool operand is
+            # cast to float first, both several times slower.
+            grad.mul_(mask.view(torch.uint8))
+        g = grad
         if self.layers == 2:
             acc["w2"].baddbmm_(hidden.transpose(1, 2), g)
             if "b2" in acc:
                 acc["b2"] += g.sum(dim=1)
+            g = torch.bmm(g, self.w2.transpose(1, 2), out=self._work("grad_hidden", hidden.shape))
             # hidden > 0 exactly where the pre-activation is: the ReLU's mask without the pre-activation.
-            g = torch.ops.aten.threshold_backward(torch.bmm(g, self.w2.transpose(1, 2)), hidden, 0.0)
+            aten.threshold_backward.grad_input(g, hidden, 0.0, grad_input=g)
         acc["w1"].baddbmm_(z.transpose(1, 2), g)
         if "b1" in acc:
             acc["b1"] += g.sum(dim=1)
         if g is grad:  # one layer: the product cannot be written over its own input
-            grad.copy_(torch.bmm(g, self.w1.transpose(1, 2)))
+            grad.copy_(torch.bmm(g, self.w1.transpose(1, 2), out=self._work("pre", grad.shape)))
         else:
             torch.bmm(g, self.w1.transpose(1, 2), out=grad)
 

@@ -12,17 +12,25 @@ allocates one spectrum:
    transformed over ``H`` in place. They now hold the 2-D spectrum's kept columns, the other columns the
    transform over ``W`` alone.
 2. A few kept rows at a time (``|k_y| < m_y``: the first ``m_y`` and the last ``m_y - 1`` rows), the kept bins are
-   gathered into a small buffer with the channels innermost, the layout the block matrix products read; the MLP
-   runs on the buffer, and its output is added back onto the bins.
+   gathered block-major into a small buffer, ``(k, n, 2b)``: for each channel block, its interleaved (real,
+   imaginary) channels of every bin, the layout a batched matrix product over the blocks reads. The MLP runs on
+   the buffer, and its output is added back onto the bins.
 3. The kept columns are transformed back over ``H`` in place, and ``irfft`` over ``W`` ends the round trip. Since
    the bins were *added to*, the inverse transforms return ``x`` plus the mixer's field: the residual joins in the
    spectrum, without a pass over the output.
 
 At ``hard_thresholding_fraction < 1`` steps 2 and 3's transforms over ``H`` shrink with the kept columns and rows;
-the transforms over ``W`` are paid in full. Peak memory: ``half`` (about the input's size) and the output. The
-backward pass recomputes the spectrum from the input instead of storing it and uses the adjoints of the
-truncated transforms (``spectral.real_column_weights``); its gradients equal those autograd computes through the
-plain path (tested, also by ``gradcheck``). The inverse transform over ``W`` applies the Hermitian projection of
+the transforms over ``W`` are paid in full. Peak memory without a graph: ``half`` (about the input's size) and
+the output.
+
+The backward pass is written by hand from the adjoints of the truncated transforms
+(``spectral.real_column_weights``): it transforms the output's gradient like the input, runs the MLP's backward
+on its kept bins and transforms back. When a graph is recorded the forward gathers the kept bins into buffers it
+keeps, with the MLP's hidden activations and a one-byte mask of where the soft-shrink passed its input (about
+2.3x the input's size at fraction 1, one-layer MLP or no shrink less), so the backward recomputes neither the
+spectrum nor any matrix product. With ``keep_activations=False`` it keeps only the input and recomputes both
+(two transforms and two products per block more). Either way the gradients equal those autograd computes through
+the plain path (tested, also by ``gradcheck``). The inverse transform over ``W`` applies the Hermitian projection of
 CPU ``irfft`` (the imaginary parts of the ``k_x = 0`` and Nyquist columns are dropped after the inverse over
 ``H``), so results equal the plain path's with ``hermitian_projection=True``.
 
