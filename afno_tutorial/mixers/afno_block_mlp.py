@@ -5,10 +5,10 @@ the kept bins of one channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin
 re c1, ...)``: that is :func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex
 ``b_in x b_out`` weight then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise
 ReLU and soft-shrink act on that view directly, and both layers are plain (fused-bias) matrix products. This module
-runs the MLP on such matrices and gives its hand-written backward pass: one block at a time (``forward_``,
-``backward_``; the tiled path), or every block in one batched product on block-major ``(k, n, 2b)`` chunks
-(``forward_blocks``, ``backward_blocks``; the pocketfft path), which can also keep the activations its backward
-needs.
+runs the MLP on such matrices and gives its hand-written backward pass: on one block's bins (``forward_``,
+``backward_``; the tiled path), or on block-major ``(k, n, 2b)`` chunks of every block (``forward_blocks`` one
+block at a time, ``backward_blocks`` in products batched over the blocks; the pocketfft path), which can also keep
+the activations the backward needs.
 """
 
 from __future__ import annotations

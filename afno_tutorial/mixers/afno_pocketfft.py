@@ -13,7 +13,7 @@ allocates one spectrum:
    transform over ``W`` alone.
 2. A few kept rows at a time (``|k_y| < m_y``: the first ``m_y`` and the last ``m_y - 1`` rows), the kept bins are
    gathered block-major into a small buffer, ``(k, n, 2b)``: for each channel block, its interleaved (real,
-   imaginary) channels of every bin, the layout a batched matrix product over the blocks reads. The MLP runs on
+   imaginary) channels of every bin, so that each block's bins are one contiguous matrix. The MLP runs on
    the buffer, and its output is added back onto the bins.
 3. The kept columns are transformed back over ``H`` in place, and ``irfft`` over ``W`` ends the round trip. Since
    the bins were *added to*, the inverse transforms return ``x`` plus the mixer's field: the residual joins in the
