@@ -48,6 +48,11 @@ def _interleave(bias: torch.Tensor) -> torch.Tensor:
     return torch.stack((bias[0], bias[1]), dim=-1).flatten(-2)
 
 
+def _per_block(weight: torch.Tensor, bias: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """``weight (k, n_in, n_out)``, ``bias (k, n_out)`` or ``None`` -> block ``j``'s ``(weight, bias)`` for each ``j``."""
+    return [(weight[j], None if bias is None else bias[j]) for j in range(weight.shape[0])]
+
+
 def _split_bias_grad(grad: torch.Tensor | None) -> torch.Tensor | None:
     """The gradient of :func:`_interleave`'s input: ``(k, 2n) -> (2, k, n)``."""
     return None if grad is None else grad.view(grad.shape[0], -1, 2).permute(2, 0, 1)
@@ -74,6 +79,9 @@ class BlockMLP:
         self.b1 = None if b1 is None else _interleave(b1.to(dtype))  # (k, 2h)
         self.w2 = None if w2 is None else real_block_weight(w2.to(dtype))  # (k, 2h, 2b)
         self.b2 = None if b2 is None else _interleave(b2.to(dtype))
+        # Per-block views, made once: the forward indexes them for every chunk.
+        self._layer1 = _per_block(self.w1, self.b1)
+        self._layer2 = None if self.w2 is None else _per_block(self.w2, self.b2)
         self._buffers: dict[str, torch.Tensor] = {}  # see _work
 
     def chunk_rows(self, element_size: int) -> int:
@@ -83,11 +91,10 @@ class BlockMLP:
     def linear(self, h: torch.Tensor, j: int, layer: int, out: torch.Tensor | None = None) -> torch.Tensor:
         """``h: (n, 2 n_in)`` (rows may be strided) -> ``(n, 2 n_out)`` through block ``j`` of layer 1 or 2, into
         ``out`` when given."""
-        weight = (self.w1 if layer == 1 else self.w2)[j]
-        bias = self.b1 if layer == 1 else self.b2
+        weight, bias = (self._layer1 if layer == 1 else self._layer2)[j]
         if bias is None:
             return torch.mm(h, weight, out=out)
-        return torch.addmm(bias[j], h, weight, out=out)
+        return torch.addmm(bias, h, weight, out=out)
 
     def forward_(self, bins: torch.Tensor, j: int) -> None:
         """Replace ``bins: (n, 2b)`` (block ``j``'s interleaved bins, rows may be strided) by the MLP's output."""
@@ -111,32 +118,46 @@ class BlockMLP:
         return buffer[:numel].view(shape)
 
     def forward_blocks(self, z: torch.Tensor, out: torch.Tensor, hidden: torch.Tensor | None = None,
-                       mask: torch.Tensor | None = None) -> None:
+                       mask: torch.Tensor | None = None, add: bool = False) -> None:
         """The MLP of every block on block-major bins ``z`` into ``out``.
 
         One block at a time: a block's temporaries (``n x 2h``) stay in a core's cache between its two products,
         which a single batched product over all blocks would not allow.
 
         Args:
-            z: ``(k, n, 2b)`` contiguous interleaved input bins, block-major; ``out`` may be ``z``.
-            out: ``(k, n, 2b)`` contiguous, receives the MLP's output.
+            z: ``(k, n, 2b)`` interleaved input bins, block-major, each block's ``(n, 2b)`` matrix with unit
+                column stride (rows may be strided); ``out`` may be ``z``.
+            out: ``(k, n, 2b)``, receives the MLP's output (contiguous unless ``add``).
             hidden: ``(k, n, 2h)`` contiguous or ``None``: receives ``ReLU(z W1 + b1)`` for
                 :meth:`backward_blocks` (two-layer MLP only).
             mask: ``(k, n, 2b)`` bool or ``None``: receives where the soft-shrink passes its input (``|a| >
                 lambda``), for :meth:`backward_blocks` (only with a soft-shrink).
+            add: add the output onto ``out`` instead of writing it: with ``out`` the same strided view of a
+                spectrum as ``z``, the MLP runs on the bins where they are and adds its output back, with no
+                copy of the bins in or out.
         """
+        if add and mask is not None:
+            raise ValueError("mask: not available with add=True (the shrink's output is added, not kept)")
         n = z.shape[1]
+        pre = self._work("pre", (n, 2 * self.block))
+        scratch = self._work("hidden", (n, 2 * self.hidden)) if self.layers == 2 and hidden is None else None
         for j in range(self.blocks):
             if self.layers == 2:
-                h = hidden[j] if hidden is not None else self._work("hidden", (n, 2 * self.hidden))
+                h = hidden[j] if hidden is not None else scratch
                 self.linear(z[j], j, 1, out=h).relu_()
-                a = self.linear(h, j, 2, out=self._work("pre", (n, 2 * self.block)))
+                a = self.linear(h, j, 2, out=pre)
             else:
-                a = self.linear(z[j], j, 1, out=self._work("pre", (n, 2 * self.block)))
-            if self.threshold > 0:
+                a = self.linear(z[j], j, 1, out=pre)
+            if add:
+                if self.threshold > 0:
+                    torch._C._nn.softshrink(a, self.threshold, out=a)
+                out[j].add_(a)
+            elif self.threshold > 0:
                 torch._C._nn.softshrink(a, self.threshold, out=out[j])
                 if mask is not None:
-                    torch.ne(out[j], 0, out=mask[j])  # S(a) != 0 exactly where |a| > lambda
+                    # S(a) != 0 exactly where |a| > lambda. A float-to-bool cast says where a value is nonzero
+                    # several times faster than the comparison op (vectorised; torch.ne is not, here).
+                    mask[j].copy_(out[j])
             else:
                 out[j].copy_(a)
 
@@ -163,9 +184,10 @@ class BlockMLP:
             if self.threshold > 0:
                 aten.softshrink_backward.grad_input(grad, pre, self.threshold, grad_input=grad)
         elif self.threshold > 0:
-            # The kept mask, multiplied as bytes: torch.where branches on every element, and a bool operand is
-            # cast to float first, both several times slower.
-            grad.mul_(mask.view(torch.uint8))
+            # The kept mask as 0/1 floats in a reused workspace: torch.where branches on every element, a bool
+            # to float cast is not vectorised, and mul_ by the bytes themselves casts into a fresh temporary (page
+            # faults, several times the work).
+            grad.mul_(self._work("mask", grad.shape).copy_(mask.view(torch.uint8)))
         g = grad
         if self.layers == 2:
             acc["w2"].baddbmm_(hidden.transpose(1, 2), g)
