@@ -19,8 +19,10 @@ memory exceeds the budget is skipped and recorded with its estimate. ``--isolate
 fresh process as well, so that configurations compare like for like; ``--rounds N`` times all configurations N
 times over, round after round, and reports the median, so that slow drifts of a machine's speed fall on all of
 them alike. ``--profile`` adds the time per call split by kind of work (FFTs, matrix products, copies, ...;
-:mod:`afno_tutorial.op_profile`). Theoretical FLOPs come from :mod:`afno_tutorial.flops` (forward;
-forward+backward counted as 3x forward).
+:mod:`afno_tutorial.op_profile`). ``--paired CYCLES`` also times each timing target's two configurations
+alternately in one process at the largest grid and reports the median of the per-cycle ratios with its quartiles
+(:mod:`afno_tutorial.paired_timing`): the estimate that a machine's drift disturbs least. Theoretical FLOPs come
+from :mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
 from .mixers.afno_pocketfft import fft_inplace, scipy_fft
 from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
+from .paired_timing import format_pairs, measure_target_pairs
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
 DEFAULT_GRIDS = (16, 32, 64, 128, 256)
@@ -399,10 +402,17 @@ def time_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str
 
 
 def _child(payload: str) -> None:
-    """The child process of :func:`measure_memory_subprocess` and :func:`time_subprocess`: prints one JSON line."""
+    """The child process of :func:`measure_memory_subprocess`, :func:`time_subprocess` and
+    :func:`~afno_tutorial.paired_timing.measure_target_pairs`: prints one JSON line."""
     cfg = json.loads(payload)
     torch.set_num_threads(cfg["threads"])
     cpu = torch.device("cpu")
+    if cfg["task"] == "paired":
+        from .paired_timing import measure_pair
+
+        print(json.dumps(measure_pair(tuple(cfg["a"]), tuple(cfg["b"]), cfg["grid"], cfg["dim"], cfg["batch"],
+                                      cfg["dtype"], "cpu", cfg["cycles"], cfg["warmup_seconds"])))  # fmt: skip
+        return
     _, _, step = _setup(parse_mixer_spec(cfg["spec"]), cfg["grid"], cfg["dim"], cfg["batch"], cpu,
                         _parse_dtype(cfg["dtype"]), cfg["mode"])  # fmt: skip
     if cfg["task"] == "memory":
@@ -799,8 +809,10 @@ def format_checks(checks: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def save_results(results: Sequence[dict[str, Any]], stem: str | Path, command: str | None = None) -> list[Path]:
-    """Write ``stem.csv`` and ``stem.json`` (results plus versions, device, command, slopes, target checks)."""
+def save_results(results: Sequence[dict[str, Any]], stem: str | Path, command: str | None = None,
+                 paired: Sequence[dict[str, Any]] | None = None) -> list[Path]:
+    """Write ``stem.csv`` and ``stem.json`` (results plus versions, device, command, slopes, target checks, and the
+    paired target ratios of :func:`~afno_tutorial.paired_timing.measure_target_pairs` when given)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
@@ -817,6 +829,8 @@ def save_results(results: Sequence[dict[str, Any]], stem: str | Path, command: s
         "memory_slopes": slopes(results, "memory_bytes"),
         "targets": [{**c, "limit": None if math.isinf(c["limit"]) else c["limit"]} for c in target_checks(results)],
     }
+    if paired:
+        payload["paired_targets"] = list(paired)
     json_path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
     return [csv_path, json_path]
 
@@ -856,6 +870,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="time each configuration in a fresh process, so they compare like for like (CPU only)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="time every configuration this many times, round after round, and report the median")
+    parser.add_argument("--paired", type=int, default=0, metavar="CYCLES",
+                        help="also time each timing target's pair alternately in one process, CYCLES times each, at "
+                             "the largest grid (afno_tutorial.paired_timing; in a fresh process per pair on CPU)")
     parser.add_argument("--_child", dest="child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -873,6 +890,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         checks = target_checks(results)
         if checks:
             print("\ntargets:\n" + format_checks(checks))
+        paired = json.loads(Path(args.replot).read_text()).get("paired_targets")
+        if paired:
+            print("\npaired targets:\n" + format_pairs(paired))
         png = Path(args.replot).with_suffix(".png")
         plot_scaling(results).savefig(png, dpi=120, bbox_inches="tight")
         print(f"\nwrote {png}")
@@ -896,12 +916,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if checks:
         where = "" if args.device == "cpu" else " (set for a 2-core CPU; on a GPU for information)"
         print(f"\ntargets{where}:\n" + format_checks(checks))
+    paired = None
+    if args.paired:
+        grid = max(args.grids)
+        paired = measure_target_pairs(grid, args.dim, args.batch, args.dtype, args.device, cycles=args.paired,
+                                      warmup_seconds=args.warmup_seconds, isolate=args.device == "cpu",
+                                      progress=not args.no_progress)  # fmt: skip
+        print(f"\npaired targets (each pair timed alternately in one process, {args.paired} cycles; median ratio "
+              f"of the cycles):\n" + format_pairs(paired))
     if args.out:
         command = "python -m afno_tutorial.bench " + " ".join(
             a if a.replace(".", "").replace("-", "").replace("_", "").isalnum() else repr(a)
             for a in (sys.argv[1:] if argv is None else argv)
         )
-        paths = save_results(results, args.out, command)
+        paths = save_results(results, args.out, command, paired)
         from .viz.scaling import plot_scaling
 
         figure = plot_scaling(results)

@@ -343,3 +343,52 @@ def test_every_bench_mixer_runs_in_bfloat16(name: str) -> None:
     torch.testing.assert_close(y.float(), reference, rtol=0.05, atol=0.05)
     y.float().square().sum().backward()
     assert xb.grad is not None and torch.isfinite(xb.grad.float()).all()
+
+
+def test_paired_times_alternate_the_two_steps_and_take_per_cycle_ratios() -> None:
+    from afno_tutorial.paired_timing import paired_times
+
+    calls, now = [], [0.0]
+    durations = {"a": iter([3.0] * 2 + [2.0, 6.0, 2.0]), "b": iter([1.0] * 2 + [1.0, 2.0, 4.0])}
+
+    def clock() -> float:  # a fake clock: each step advances it by its next duration
+        return now[0]
+
+    def step(name: str):
+        def run() -> None:
+            calls.append(name)
+            now[0] += next(durations[name])
+        return run
+
+    stats = paired_times(step("a"), step("b"), torch.device("cpu"), cycles=3, warmup_seconds=0.0, clock=clock)
+    assert calls == ["a", "b", "a", "b", "a", "b", "b", "a", "a", "b"]  # two warm-up cycles, then a-b, b-a, a-b
+    assert stats["ratios"] == [2.0, 3.0, 0.5] and stats["ratio"] == 2.0
+    assert stats["time_a_s"] == 2.0 and stats["time_b_s"] == 2.0 and stats["cycles"] == 3
+    assert stats["ratio_q1"] <= stats["ratio"] <= stats["ratio_q3"]
+    with pytest.raises(ValueError, match="cycles: expected a positive integer, got 0"):
+        paired_times(step("a"), step("b"), torch.device("cpu"), cycles=0)
+
+
+def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, capsys, monkeypatch) -> None:
+    import afno_tutorial.bench as bench_mod
+    from afno_tutorial import paired_timing
+
+    tasks = []
+    real = bench_mod._run_child
+    monkeypatch.setattr(bench_mod, "_run_child", lambda task, timeout: tasks.append(task) or real(task, timeout))
+    out = tmp_path / "paired"
+    main(["--mixers", "afno", "--grids", "4", "8", "--dim", "16", "--repeats", "1", "--no-memory", "--no-progress",
+          "--warmup-seconds", "0", "--paired", "2", "--out", str(out)])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "paired targets" in printed and "AFNO fraction 0.5 / fraction 1 forward (<=) at 64 tokens" in printed
+    assert [t["task"] for t in tasks] == ["paired"] * len(paired_timing.TARGET_PAIRS)
+    assert all(t["grid"] == 8 and t["cycles"] == 2 for t in tasks)  # the largest grid
+    saved = json.loads(out.with_suffix(".json").read_text())["paired_targets"]
+    assert [r["name"] for r in saved] == [name for name, *_ in paired_timing.TARGET_PAIRS]
+    for row in saved:
+        assert len(row["ratios"]) == 2 and row["ratio"] > 0 and row["passed"] == (row["ratio"] <= row["limit"])
+        assert row["ratio"] == pytest.approx(sum(row["ratios"]) / 2)  # the median of two cycles
+    main(["--replot", str(out.with_suffix(".json"))])
+    assert "paired targets:\nAFNO forward / FFT round trip, SciPy (<=) at 64 tokens" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="isolate"):
+        paired_timing.measure_target_pairs(4, 16, device="cuda", isolate=True)

@@ -1,0 +1,133 @@
+"""Paired timing: the time ratio of two computations, timed alternately in one process.
+
+On a shared or virtual machine the speed drifts by tens of percent within seconds (other tenants, the cost of
+page faults, clock frequency). Two configurations timed one after the other, or in separate processes minutes
+apart, then differ by the drift as much as by their own cost, and the ratio of their medians lands anywhere in
+that band. Timed alternately, call by call, both run under the same conditions: each cycle's ratio cancels the
+drift both calls saw, the median over many cycles estimates the ratio, and the quartiles show how much of it is
+noise. Within a cycle the order alternates (``a`` then ``b``, then ``b`` then ``a``), so that neither always
+runs on what the other left behind (caches, freed memory).
+
+:func:`measure_target_pairs` does so for the pairs behind the project's timing targets at one grid
+(``python -m afno_tutorial.bench --paired CYCLES``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Callable, Sequence
+
+import torch
+
+# The timing targets as pairs: (name, (mixer, mode) of the numerator, (mixer, mode) of the denominator, limit).
+# Each ratio must be at most its limit (see target_checks in afno_tutorial.bench for the unpaired checks).
+TARGET_PAIRS: tuple[tuple[str, tuple[str, str], tuple[str, str], float], ...] = (
+    ("AFNO forward / FFT round trip, SciPy", ("afno", "forward"), ("roundtrip:library='scipy'", "forward"), 1.8),
+    ("AFNO forward+backward / FFT round trip, SciPy", ("afno", "backward"), ("roundtrip:library='scipy'", "forward"),
+     4.5),
+    ("AFNO forward / FFT round trip, PyTorch", ("afno", "forward"), ("roundtrip", "forward"), 1.8),
+    ("AFNO forward+backward / FFT round trip, PyTorch", ("afno", "backward"), ("roundtrip", "forward"), 4.5),
+    ("AFNO fraction 0.5 / fraction 1 forward", ("afno:hard_thresholding_fraction=0.5", "forward"),
+     ("afno", "forward"), 0.6),
+)  # fmt: skip
+
+
+def paired_times(step_a: Callable[[], None], step_b: Callable[[], None], device: torch.device, cycles: int = 31,
+                 warmup_seconds: float = 1.0,
+                 clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:  # fmt: skip
+    """Time ``step_a`` and ``step_b`` alternately, ``cycles`` times each, after a shared warm-up.
+
+    Args:
+        step_a, step_b: the two computations (each one call).
+        device: where they run (CUDA is synchronised around every call).
+        cycles: timed calls of each.
+        warmup_seconds: the least time spent in untimed calls of both, alternately (at least two of each: a process
+            settles over its first calls).
+        clock: seconds, monotonic (tests pass a fake one).
+
+    Returns:
+        ``ratio`` (median of the cycles' ``time_a / time_b``), ``ratio_q1`` and ``ratio_q3`` (its quartiles),
+        ``ratios`` (every cycle's), ``time_a_s`` and ``time_b_s`` (medians of each step's times), ``cycles``.
+    """
+    if not isinstance(cycles, int) or cycles < 1:
+        raise ValueError(f"cycles: expected a positive integer, got {cycles!r}")
+    steps = (step_a, step_b)
+
+    def timed(i: int) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = clock()
+        steps[i]()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return clock() - start
+
+    spent, calls = 0.0, 0
+    while calls < 2 or spent < warmup_seconds:
+        spent += timed(0) + timed(1)
+        calls += 1
+    times_a, times_b = [], []
+    for cycle in range(cycles):
+        order = (0, 1) if cycle % 2 == 0 else (1, 0)
+        seconds = {i: timed(i) for i in order}
+        times_a.append(seconds[0])
+        times_b.append(seconds[1])
+    ratios = [a / b for a, b in zip(times_a, times_b)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return {"ratio": statistics.median(ratios), "ratio_q1": q1, "ratio_q3": q3, "ratios": ratios,
+            "time_a_s": statistics.median(times_a), "time_b_s": statistics.median(times_b), "cycles": cycles}
+
+
+def measure_pair(a: tuple[str, str], b: tuple[str, str], grid: int, dim: int, batch: int = 1, dtype: str = "float32",
+                 device: str = "cpu", cycles: int = 31, warmup_seconds: float = 1.0) -> dict[str, Any]:
+    """:func:`paired_times` of two benchmark configurations, each ``(mixer spec, mode)`` as in
+    :func:`afno_tutorial.bench.run_benchmark`, on one ``grid x grid`` input of ``dim`` channels, in this process."""
+    from .bench import _parse_dtype, _setup, parse_mixer_spec
+
+    dev, torch_dtype = torch.device(device), _parse_dtype(dtype)
+    (_, _, step_a), (_, _, step_b) = (_setup(parse_mixer_spec(spec), grid, dim, batch, dev, torch_dtype, mode)
+                                      for spec, mode in (a, b))  # fmt: skip
+    return paired_times(step_a, step_b, dev, cycles=cycles, warmup_seconds=warmup_seconds)
+
+
+def measure_target_pairs(grid: int, dim: int, batch: int = 1, dtype: str = "float32", device: str = "cpu",
+                         cycles: int = 31, warmup_seconds: float = 1.0, isolate: bool = True, progress: bool = True,
+                         pairs: Sequence[tuple[str, tuple[str, str], tuple[str, str], float]] = TARGET_PAIRS,
+                         timeout: float = 1800.0) -> list[dict[str, Any]]:  # fmt: skip
+    """The ratio of every pair in ``pairs`` (default: the timing targets) by :func:`measure_pair`.
+
+    Args:
+        isolate: each pair in a fresh process (CPU only), so that pairs do not inherit each other's memory state.
+
+    Returns:
+        one dict per pair: ``name``, ``a`` and ``b`` (``"mixer [mode]"``), ``tokens``, ``limit``, ``passed``
+        (median ratio at most the limit) and the statistics of :func:`paired_times`.
+    """
+    from tqdm.auto import tqdm
+
+    from .bench import _run_child
+
+    if isolate and device != "cpu":
+        raise ValueError(f"isolate: fresh processes are CPU only, got device {device!r}")
+    rows = []
+    for name, a, b, limit in tqdm(pairs, desc="paired", disable=not progress):
+        if isolate:
+            task = {"task": "paired", "a": list(a), "b": list(b), "grid": grid, "dim": dim, "batch": batch,
+                    "dtype": dtype, "cycles": cycles, "warmup_seconds": warmup_seconds}  # fmt: skip
+            stats = _run_child(task, timeout)
+        else:
+            stats = measure_pair(a, b, grid, dim, batch, dtype, device, cycles, warmup_seconds)
+        rows.append({"name": name, "a": f"{a[0]} [{a[1]}]", "b": f"{b[0]} [{b[1]}]", "tokens": grid * grid,
+                     "limit": limit, "passed": stats["ratio"] <= limit, **stats})  # fmt: skip
+    return rows
+
+
+def format_pairs(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per pair: the median ratio, its quartiles, the limit and the verdict."""
+    return "\n".join(
+        f"{r['name']} (<=) at {r['tokens']} tokens: {r['ratio']:.3g} [quartiles {r['ratio_q1']:.3g}-"
+        f"{r['ratio_q3']:.3g}; medians {r['time_a_s']:.4g} s / {r['time_b_s']:.4g} s] (target {r['limit']:g})  "
+        + ("met" if r["passed"] else "NOT met")
+        for r in rows
+    )
