@@ -48,6 +48,7 @@ from torch.autograd.function import once_differentiable
 
 from .. import spectral
 from ..huge_pages import advise_huge_pages
+from ..openmp import release_threads
 from .afno_block_mlp import BlockMLP
 
 
@@ -102,7 +103,11 @@ def kept_row_ranges(height: int, m_y: int) -> list[tuple[int, int]]:
 
 def scipy_fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
     """``scipy.fft.<name>(a, **kwargs)`` on ``torch.get_num_threads()`` threads, named ``scipy.fft.<name>`` for
-    ``torch.profiler`` (:mod:`afno_tutorial.op_profile` counts it as an FFT)."""
+    ``torch.profiler`` (:mod:`afno_tutorial.op_profile` counts it as an FFT).
+
+    PyTorch's OpenMP workers are released first (:func:`afno_tutorial.openmp.release_threads`): left spinning
+    after the matrix products, they slowed the transform that follows by a third on a 2-core CPU."""
+    release_threads()
     with torch.profiler.record_function(f"scipy.fft.{name}"):
         return getattr(scipy.fft, name)(a, workers=max(1, torch.get_num_threads()), **kwargs)
 
