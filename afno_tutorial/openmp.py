@@ -3,16 +3,17 @@
 After a parallel operator PyTorch's OpenMP workers do not sleep at once: they spin for a while (libgomp's default,
 some milliseconds) in case more parallel work follows. When what follows is SciPy's FFT, whose own worker threads
 need the same cores, the spinning workers take CPU time from it. On this project's 2-core CPU an inverse FFT over
-``H`` of a 65,536-token spectrum took 24 ms right after a PyTorch operator had touched the spectrum and 17 ms
-without one; with ``OMP_WAIT_POLICY=PASSIVE`` set before start-up both took 17 ms, so the spinning is the cause.
-AFNO's CPU path (:mod:`afno_tutorial.mixers.afno_pocketfft`) hands the cores from PyTorch's matrix products to
-SciPy's transforms and back several times per call.
+``H`` of a 65,536-token spectrum right after a PyTorch operator took 1.37x as long as with the workers released
+first, and without the operator the release changed nothing (``benchmarks/openmp_release.py``). Setting
+``OMP_WAIT_POLICY=PASSIVE`` before start-up removes the slowdown too, but then every parallel operator wakes its
+workers from sleep, a cost AFNO's many small matrix products would pay each time. AFNO's CPU path
+(:mod:`afno_tutorial.mixers.afno_pocketfft`) hands the cores from PyTorch's matrix products to SciPy's transforms
+and back twice per forward and twice per backward.
 
 :func:`release_threads` asks the OpenMP runtime to let go of the calling thread's workers now
-(``omp_pause_resource_all(omp_pause_soft)``, OpenMP 5.0). The next parallel operator starts them again, which
-took about 0.2 ms here. Only the calling thread's workers are affected, and where no OpenMP runtime with that
-function is loaded (another parallel backend, an older runtime) nothing happens. Set :data:`ENABLED` to
-``False`` to turn it off.
+(``omp_pause_resource_all(omp_pause_soft)``, OpenMP 5.0). The next parallel operator starts them again. Only the
+calling thread's workers are affected, and where no OpenMP runtime with that function is loaded (another
+parallel backend, an older runtime) nothing happens. Set :data:`ENABLED` to ``False`` to turn it off.
 """
 
 from __future__ import annotations

@@ -142,6 +142,11 @@ print(bench.format_table(paths))
 # 5. **The residual rides along.** The inverse transforms are linear and undo the forward ones, so adding the MLP's
 #    output *onto* the kept bins of $x$'s own spectrum and transforming back gives $x$ plus the mixer's field,
 #    without a separate pass over the output (both paths).
+# 6. **Hand the cores over.** After each parallel operator PyTorch's OpenMP threads keep spinning for a few
+#    milliseconds, waiting for more work, which the MLP's many small operators profit from. SciPy's FFT runs on
+#    threads of its own, so the spinning threads take CPU time from the transform right after the MLP: on this
+#    project's 2-core machine it ran 1.37x as long (`benchmarks/openmp_release.py`). The pocketfft path asks the
+#    OpenMP runtime to let its threads go before every SciPy transform (`afno_tutorial/openmp.py`).
 #
 # The adjoint identity of idea 3,
 # $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$, checked numerically:
@@ -260,6 +265,25 @@ else:
 #
 # ## 6. Rerun it yourself
 #
+# ### Two timings, one process
+#
+# On a shared or virtual machine the speed drifts by tens of percent within seconds, so two configurations timed
+# one after the other can differ by the drift as much as by their cost. `afno_tutorial.paired_timing` times two
+# of them alternately, call by call, in one process: each cycle's ratio cancels the drift both calls saw, the
+# median over the cycles estimates the ratio, and the quartiles show how much of it is noise. The benchmark's
+# `--paired CYCLES` does this for every performance target.
+
+# %%
+from afno_tutorial.paired_timing import measure_pair
+
+pair = measure_pair(("afno", "forward"), ("roundtrip:library='scipy'", "forward"), GRIDS[-1], DIM, cycles=31)
+print(f"AFNO forward / SciPy round trip at {GRIDS[-1] ** 2:,} tokens: {pair['ratio']:.2f} (quartiles "
+      f"{pair['ratio_q1']:.2f} to {pair['ratio_q3']:.2f}, {pair['cycles']} cycles; medians {pair['time_a_s']:.4f} s "
+      f"and {pair['time_b_s']:.4f} s)")
+
+# %% [markdown]
+# ### The command line
+#
 # The full table of the README (all mixers up to 65,536 tokens, forward and forward+backward, with the project's
 # performance targets checked) comes from the CLI; the results of this project's runs are in `benchmarks/`.
 # `--isolate` times every configuration in a fresh process, so that none profits from memory an earlier one
@@ -271,7 +295,7 @@ else:
 # python -m afno_tutorial.bench --mixers afno "afno:hard_thresholding_fraction=0.5" roundtrip \
 #     "roundtrip:hard_thresholding_fraction=0.5" "roundtrip:library=scipy" \
 #     "roundtrip:library=scipy,hard_thresholding_fraction=0.5" copy afno_reference attention gfn fno \
-#     --grids 16 32 64 128 256 --modes forward backward --isolate --rounds 3 --out benchmarks/mine
+#     --grids 16 32 64 128 256 --modes forward backward --isolate --rounds 3 --paired 41 --out benchmarks/mine
 # python -m afno_tutorial.bench --device cuda --dtype bfloat16 --grids 64 128 256 512   # on a GPU
 # ```
 #

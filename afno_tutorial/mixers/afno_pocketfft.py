@@ -14,9 +14,10 @@ allocates one spectrum:
 2. A few kept rows at a time (``|k_y| < m_y``: the first ``m_y`` and the last ``m_y - 1`` rows), the kept bins are
    gathered block-major into a small buffer, ``(k, n, 2b)``: for each channel block, its interleaved (real,
    imaginary) channels of every bin, so that each block's bins are one contiguous matrix. The MLP runs on
-   the buffer, and its output is added back onto the bins. Without a graph, where every column is kept (fraction
-   1) a chunk's rows and columns collapse into one axis, so each block's bins already are one matrix (rows
-   ``2C`` apart): the MLP reads them where they are and adds its output back, with no gather.
+   the buffer, and its output is added back onto the bins. When nothing is kept for the backward (no graph, or
+   ``keep_activations=False``) and every column is kept (fraction 1), a chunk's rows and columns collapse into
+   one axis, so each block's bins already are one matrix (rows ``2C`` apart): the MLP reads them where they are
+   and adds its output back, with no gather.
 3. The kept columns are transformed back over ``H`` in place, and ``irfft`` over ``W`` ends the round trip. Since
    the bins were *added to*, the inverse transforms return ``x`` plus the mixer's field: the residual joins in the
    spectrum, without a pass over the output.
@@ -106,7 +107,8 @@ def scipy_fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
     ``torch.profiler`` (:mod:`afno_tutorial.op_profile` counts it as an FFT).
 
     PyTorch's OpenMP workers are released first (:func:`afno_tutorial.openmp.release_threads`): left spinning
-    after the matrix products, they slowed the transform that follows by a third on a 2-core CPU."""
+    after the matrix products, they made the transform that follows take 1.37x as long on a 2-core CPU
+    (``benchmarks/openmp_release.py``)."""
     release_threads()
     with torch.profiler.record_function(f"scipy.fft.{name}"):
         return getattr(scipy.fft, name)(a, workers=max(1, torch.get_num_threads()), **kwargs)

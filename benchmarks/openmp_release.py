@@ -1,0 +1,106 @@
+"""What releasing PyTorch's OpenMP workers before SciPy's transforms buys (afno_tutorial.openmp), measured.
+
+Each comparison times the same work with the release off and on, alternately in one process
+(afno_tutorial.paired_timing), and reports the median of the per-cycle ratios (off / on) with its quartiles:
+
+1. the inverse FFT over H of a (1, 256, 129, 256) complex64 spectrum right after a PyTorch operator touched a few
+   of its rows (the situation of AFNO's inverse transform after its MLP);
+2. the same without the PyTorch operator (the control: nothing should change);
+3. AFNO2d(256) forward and forward+backward at 256x256 tokens.
+
+    python benchmarks/openmp_release.py --out benchmarks/cpu_2threads_openmp.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import scipy.fft
+import torch
+
+from afno_tutorial import AFNO2d, openmp
+from afno_tutorial.config import describe_device, versions
+from afno_tutorial.paired_timing import paired_times
+
+
+def _with_release(enabled: bool, step: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        openmp.ENABLED = enabled
+        try:
+            step()
+        finally:
+            openmp.ENABLED = True
+
+    return run
+
+
+def _inverse_fft_step(spectrum: torch.Tensor, touch: bool) -> Callable[[], None]:
+    array = spectrum.numpy()
+
+    def step() -> None:
+        if touch:
+            spectrum[0, :8].mul_(1.0)  # a PyTorch operator on 8 of the 256 rows, as the MLP's last one would be
+        openmp.release_threads()  # does nothing while disabled
+        scipy.fft.ifft(array, axis=1, workers=torch.get_num_threads(), norm="ortho", overwrite_x=True)
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", type=int, default=256)
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--cycles", type=int, default=41)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", default=None, help="write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not openmp.release_available():
+        print("no OpenMP runtime with omp_pause_resource_all in this process: nothing to compare")
+        return 0
+    torch.manual_seed(0)
+    cpu = torch.device("cpu")
+    half = args.grid // 2 + 1
+    spectrum = torch.randn(1, args.grid, half, args.dim, dtype=torch.complex64)
+    mixer = AFNO2d(args.dim)
+    x = torch.randn(1, args.grid, args.grid, args.dim)
+    xg, grad = x.clone().requires_grad_(), torch.randn_like(x)
+
+    def forward() -> None:
+        with torch.no_grad():
+            mixer(x)
+
+    def forward_backward() -> None:
+        xg.grad = None
+        mixer.zero_grad(set_to_none=True)
+        mixer(xg).backward(grad)
+
+    cases = {
+        "inverse FFT over H after a PyTorch operator": _inverse_fft_step(spectrum, touch=True),
+        "inverse FFT over H alone (control)": _inverse_fft_step(spectrum, touch=False),
+        "AFNO forward": forward,
+        "AFNO forward+backward": forward_backward,
+    }
+    rows = []
+    print(f"device: {describe_device(cpu)}; grid {args.grid}x{args.grid}, C = {args.dim}, {args.cycles} cycles")
+    for name, step in cases.items():
+        stats = paired_times(_with_release(False, step), _with_release(True, step), cpu, cycles=args.cycles)
+        rows.append({"case": name, "off_s": stats["time_a_s"], "on_s": stats["time_b_s"], "ratio_off_on": stats["ratio"],
+                     "ratio_q1": stats["ratio_q1"], "ratio_q3": stats["ratio_q3"], "cycles": stats["cycles"]})  # fmt: skip
+        print(f"{name}: release off {1e3 * stats['time_a_s']:.1f} ms, on {1e3 * stats['time_b_s']:.1f} ms; off / on "
+              f"{stats['ratio']:.3f} (quartiles {stats['ratio_q1']:.3f} to {stats['ratio_q3']:.3f})")
+    if args.out:
+        command = "python benchmarks/openmp_release.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
+        Path(args.out).write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
