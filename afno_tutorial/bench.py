@@ -53,7 +53,8 @@ from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
 from .mixers.afno_pocketfft import fft_inplace, scipy_fft
 from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
-from .paired_timing import format_pairs, measure_target_pairs
+from .paired_timing import (FORWARD_BACKWARD_LIMIT, FORWARD_LIMIT, FRACTION_LIMIT, format_pairs,
+                            measure_target_pairs)
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
 DEFAULT_GRIDS = (16, 32, 64, 128, 256)
@@ -772,16 +773,17 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         base = get(key, "forward")
         if not base:
             continue
-        add(f"AFNO forward / FFT round trip, {label} (<=)", afno / base, 1.8, True)
+        add(f"AFNO forward / FFT round trip, {label} (<=)", afno / base, FORWARD_LIMIT, True)
         back = get("afno", "backward")
-        add(f"AFNO forward+backward / FFT round trip, {label} (<=)", None if back is None else back / base, 4.5, True)
+        add(f"AFNO forward+backward / FFT round trip, {label} (<=)", None if back is None else back / base,
+            FORWARD_BACKWARD_LIMIT, True)
         ref = get("afno_reference", "forward")
         add(f"reference-style AFNO forward / FFT round trip, {label} (info)", None if ref is None else ref / base,
             math.inf, True)
     attn = get("attention", "forward")
     add("attention forward / AFNO forward (>=)", None if attn is None else attn / afno, 100.0, False)
     half = get("afno:hard_thresholding_fraction=0.5", "forward")
-    add("AFNO fraction 0.5 / fraction 1 forward (<=)", None if half is None else half / afno, 0.6, True)
+    add("AFNO fraction 0.5 / fraction 1 forward (<=)", None if half is None else half / afno, FRACTION_LIMIT, True)
     profiles = [_lookup(results, m, "forward", n, "profile") for m in ("afno:hard_thresholding_fraction=0.5", "afno")]
     if all(profiles):
         kernels = [kernel_seconds(p["kinds"]) for p in profiles]
