@@ -48,6 +48,7 @@ from torch import nn
 
 from . import flops as flops_mod
 from . import spectral
+from .buffer_pool import POOL
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
@@ -250,7 +251,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _make_step(module: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], None]:
+def make_step(module: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], None]:
+    """One benchmark call of ``module`` on ``x: (B, H, W, C)``: ``mode="forward"`` under ``torch.no_grad``,
+    ``"backward"`` forward plus backward of a fixed random output gradient (gradients reset every call)."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     if mode == "forward":
 
         def step() -> None:
@@ -331,6 +336,9 @@ def measure_peak_memory(step: Callable[[], None], device: torch.device) -> int:
     # Collect cyclic garbage from earlier runs first: freed during the step, it would lower the baseline and hide
     # the step's own allocations (a peak of 0 was seen on a GPU for a tiny configuration).
     gc.collect()
+    # Free buffers the pocketfft AFNO pooled on earlier calls would otherwise serve this call from memory already
+    # resident, and hide what it needs.
+    POOL.clear()
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -359,7 +367,7 @@ def _setup(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.devic
     if spec.compile:
         module = torch.compile(module)  # compiled on the warm-up call, which is not timed
     x = torch.randn(batch, grid, grid, dim, device=device, dtype=dtype)
-    return module, x, _make_step(module, x, mode)
+    return module, x, make_step(module, x, mode)
 
 
 def _run_child(task: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -86,6 +86,48 @@ def paired_times(step_a: Callable[[], None], step_b: Callable[[], None], device:
             "time_a_s": statistics.median(times_a), "time_b_s": statistics.median(times_b), "cycles": cycles}
 
 
+def compare_switch(switch: Callable[[bool], None], steps: dict[str, Callable[[], None]], device: torch.device,
+                   cycles: int = 41, warmup_seconds: float = 1.0,
+                   clock: Callable[[], float] = time.perf_counter) -> list[dict[str, Any]]:  # fmt: skip
+    """What an on/off setting buys: each of ``steps`` timed with it off and on, alternately (:func:`paired_times`).
+
+    Args:
+        switch: sets the setting (``switch(False)`` off, ``switch(True)`` on); it is left on.
+        steps: ``{name: one call}``.
+        cycles, warmup_seconds, clock: as for :func:`paired_times`.
+
+    Returns:
+        one dict per step: ``case``, ``off_s`` and ``on_s`` (median seconds), ``ratio_off_on`` (median of the
+        per-cycle ratios, above 1 where the setting helps), ``ratio_q1``, ``ratio_q3``, ``cycles``.
+    """
+
+    def run(on: bool, step: Callable[[], None]) -> Callable[[], None]:
+        def call() -> None:
+            switch(on)
+            try:
+                step()
+            finally:
+                switch(True)
+
+        return call
+
+    rows = []
+    for name, step in steps.items():
+        stats = paired_times(run(False, step), run(True, step), device, cycles, warmup_seconds, clock)
+        rows.append({"case": name, "off_s": stats["time_a_s"], "on_s": stats["time_b_s"], "ratio_off_on": stats["ratio"],
+                     "ratio_q1": stats["ratio_q1"], "ratio_q3": stats["ratio_q3"], "cycles": stats["cycles"]})  # fmt: skip
+    return rows
+
+
+def format_switch(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per case of :func:`compare_switch`."""
+    return "\n".join(
+        f"{r['case']}: off {1e3 * r['off_s']:.1f} ms, on {1e3 * r['on_s']:.1f} ms; off / on {r['ratio_off_on']:.3f} "
+        f"(quartiles {r['ratio_q1']:.3f} to {r['ratio_q3']:.3f})"
+        for r in rows
+    )
+
+
 def measure_pair(a: tuple[str, str], b: tuple[str, str], grid: int, dim: int, batch: int = 1, dtype: str = "float32",
                  device: str = "cpu", cycles: int = 31, warmup_seconds: float = 1.0) -> dict[str, Any]:
     """:func:`paired_times` of two benchmark configurations, each ``(mixer spec, mode)`` as in

@@ -15,7 +15,7 @@ import json
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from afno_tutorial.bench import _make_step, time_step
+from afno_tutorial.bench import make_step, time_step
 from afno_tutorial.mixers import AFNO2d
 
 
@@ -49,7 +49,7 @@ def main() -> None:
                 torch.manual_seed(0)
                 module = AFNO2d(args.dim).to(dev, dtype)
                 x = torch.randn(1, grid, grid, args.dim, device=dev, dtype=dtype)
-                step = _make_step(module, x, mode)
+                step = make_step(module, x, mode)
                 wall = time_step(step, dev, repeats=20, warmup_seconds=0.2)[0]
                 kernels, ops = kernel_profile(step)
                 rows.append({"grid": grid, "tokens": grid * grid, "dtype": str(dtype).removeprefix("torch."),

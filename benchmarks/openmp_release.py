@@ -23,19 +23,13 @@ import scipy.fft
 import torch
 
 from afno_tutorial import AFNO2d, openmp
+from afno_tutorial.bench import make_step
 from afno_tutorial.config import describe_device, versions
-from afno_tutorial.paired_timing import paired_times
+from afno_tutorial.paired_timing import compare_switch, format_switch
 
 
-def _with_release(enabled: bool, step: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        openmp.ENABLED = enabled
-        try:
-            step()
-        finally:
-            openmp.ENABLED = True
-
-    return run
+def _switch(on: bool) -> None:
+    openmp.ENABLED = on
 
 
 def _inverse_fft_step(spectrum: torch.Tensor, touch: bool) -> Callable[[], None]:
@@ -65,35 +59,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.manual_seed(0)
     cpu = torch.device("cpu")
-    half = args.grid // 2 + 1
-    spectrum = torch.randn(1, args.grid, half, args.dim, dtype=torch.complex64)
-    mixer = AFNO2d(args.dim)
-    x = torch.randn(1, args.grid, args.grid, args.dim)
-    xg, grad = x.clone().requires_grad_(), torch.randn_like(x)
-
-    def forward() -> None:
-        with torch.no_grad():
-            mixer(x)
-
-    def forward_backward() -> None:
-        xg.grad = None
-        mixer.zero_grad(set_to_none=True)
-        mixer(xg).backward(grad)
-
+    spectrum = torch.randn(1, args.grid, args.grid // 2 + 1, args.dim, dtype=torch.complex64)
+    mixer, x = AFNO2d(args.dim), torch.randn(1, args.grid, args.grid, args.dim)
     cases = {
         "inverse FFT over H after a PyTorch operator": _inverse_fft_step(spectrum, touch=True),
         "inverse FFT over H alone (control)": _inverse_fft_step(spectrum, touch=False),
-        "AFNO forward": forward,
-        "AFNO forward+backward": forward_backward,
+        "AFNO forward": make_step(mixer, x, "forward"),
+        "AFNO forward+backward": make_step(mixer, x, "backward"),
     }
-    rows = []
     print(f"device: {describe_device(cpu)}; grid {args.grid}x{args.grid}, C = {args.dim}, {args.cycles} cycles")
-    for name, step in cases.items():
-        stats = paired_times(_with_release(False, step), _with_release(True, step), cpu, cycles=args.cycles)
-        rows.append({"case": name, "off_s": stats["time_a_s"], "on_s": stats["time_b_s"], "ratio_off_on": stats["ratio"],
-                     "ratio_q1": stats["ratio_q1"], "ratio_q3": stats["ratio_q3"], "cycles": stats["cycles"]})  # fmt: skip
-        print(f"{name}: release off {1e3 * stats['time_a_s']:.1f} ms, on {1e3 * stats['time_b_s']:.1f} ms; off / on "
-              f"{stats['ratio']:.3f} (quartiles {stats['ratio_q1']:.3f} to {stats['ratio_q3']:.3f})")
+    rows = compare_switch(_switch, cases, cpu, cycles=args.cycles)
+    print(format_switch(rows))
     if args.out:
         command = "python benchmarks/openmp_release.py " + " ".join(sys.argv[1:] if argv is None else argv)
         payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}

@@ -3,10 +3,11 @@ cover the grid once; path choice, torch.func, torch.compile and double backward.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from afno_tutorial import AFNO2d, spectral
+from afno_tutorial import AFNO2d, buffer_pool, spectral
 from afno_tutorial.mixers import afno, afno_block_mlp, afno_pocketfft, afno_tiled
 
 FAST_PATHS = ["pocketfft", "tiled"]
@@ -158,6 +159,54 @@ def test_pocketfft_frees_what_it_kept_after_the_backward_unless_the_graph_is_ret
     torch.testing.assert_close(x.grad, 2 * first)
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         y.sum().backward()
+
+
+def test_pocketfft_reuses_pooled_buffers_only_once_nothing_refers_to_them(monkeypatch):
+    """Every buffer of the pocketfft path pooled (poisoned with NaN when handed out): two graphs alive at once get
+    buffers of their own, their backward passes in either order give the plain path's gradients, and the buffers
+    come back once the graphs are freed; a second step then allocates nothing new."""
+    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
+    monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
+    empty = buffer_pool.POOL.empty
+    monkeypatch.setattr(buffer_pool.POOL, "empty", lambda shape, dtype: _poisoned(empty(shape, dtype)))
+    fast, plain = _pair(num_blocks=4, path="pocketfft", hard_thresholding_fraction=0.7)
+    x1, x2 = (torch.randn(2, 8, 6, 16, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    y1, y2 = fast(x1), fast(x2)
+    taken = buffer_pool.POOL.stats()
+    assert taken["buffers"] - taken["free_buffers"] == 6  # kept bins, hidden activations and mask of each graph
+    g1, g2 = torch.randn_like(y1), torch.randn_like(y2)
+    y2.backward(g2)
+    y1.backward(g1)
+    for x, y, g in ((x1, y1, g1), (x2, y2, g2)):
+        xp = x.detach().clone().requires_grad_()
+        yp = plain(xp)
+        yp.backward(g)
+        torch.testing.assert_close(y, yp)
+        torch.testing.assert_close(x.grad, xp.grad)
+    del y1, y2
+    after = buffer_pool.POOL.stats()
+    assert after["free_buffers"] == after["buffers"]
+    fast(x1).backward(g1)
+    assert buffer_pool.POOL.stats() == after
+
+
+@pytest.mark.parametrize("norm", ["ortho", "forward", "backward"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooled_rfft_equals_scipy_rfft(norm, dtype, monkeypatch):
+    import scipy.fft
+
+    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
+    x = np.random.default_rng(0).standard_normal((2, 5, 9, 6)).astype(dtype)
+    for a in (x, x[:, :, ::-1]):  # contiguous (written into the pool) and not (scipy.fft.rfft)
+        out = afno_pocketfft.rfft_pooled(a, norm)
+        expected = scipy.fft.rfft(a, axis=2, norm=norm)
+        assert out.dtype == expected.dtype and out.shape == (2, 5, 5, 6)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def _poisoned(array):
+    array.view(np.uint8)[...] = 255  # NaN in every float: whatever is read before it is written shows
+    return array
 
 
 @pytest.mark.parametrize("path", FAST_PATHS)

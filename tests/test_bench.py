@@ -114,6 +114,19 @@ def test_peak_memory_sees_a_large_temporary() -> None:
     assert int(out.split()[-1]) >= 0.9 * 64 * 2**20
 
 
+def test_peak_memory_is_not_hidden_by_buffers_pooled_before() -> None:
+    # A step whose buffer comes from afno_tutorial.buffer_pool: once pooled and written, it is resident, and a
+    # second step would reuse it unless the measurement lets the pool's free buffers go first.
+    code = (
+        "import numpy as np, torch; from afno_tutorial.buffer_pool import POOL; "
+        "from afno_tutorial.bench import measure_peak_memory\n"
+        "def step(): POOL.empty((16 * 2**20,), np.float32).fill(1.0)\n"
+        "step(); print(measure_peak_memory(step, torch.device('cpu')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(out.split()[-1]) >= 0.9 * 64 * 2**20
+
+
 @pytest.mark.parametrize("text", ["nope", "afno:fraction", "afno:x=not a literal"])
 def test_bad_mixer_specs_are_named(text: str) -> None:
     with pytest.raises(ValueError, match="mixers"):
@@ -367,6 +380,28 @@ def test_paired_times_alternate_the_two_steps_and_take_per_cycle_ratios() -> Non
     assert stats["ratio_q1"] <= stats["ratio"] <= stats["ratio_q3"]
     with pytest.raises(ValueError, match="cycles: expected a positive integer, got 0"):
         paired_times(step("a"), step("b"), torch.device("cpu"), cycles=0)
+
+
+def test_compare_switch_times_each_step_with_the_setting_off_and_on_and_leaves_it_on() -> None:
+    from afno_tutorial.paired_timing import compare_switch, format_switch
+
+    setting, seen, now = [True], [], [0.0]
+
+    def step() -> None:  # three times as long with the setting off, on a fake clock
+        seen.append(setting[0])
+        now[0] += 1.0 if setting[0] else 3.0
+
+    rows = compare_switch(lambda on: setting.__setitem__(0, on), {"case": step}, torch.device("cpu"), cycles=4,
+                          warmup_seconds=0.0, clock=lambda: now[0])  # fmt: skip
+    assert seen.count(False) == seen.count(True) == 6 and setting == [True]  # two warm-up cycles and four timed
+    (row,) = rows
+    assert row["case"] == "case" and row["off_s"] == 3.0 and row["on_s"] == 1.0 and row["ratio_off_on"] == 3.0
+    assert "off / on 3.000" in format_switch(rows)
+
+
+def test_make_step_refuses_an_unknown_mode() -> None:
+    with pytest.raises(ValueError, match="mode: expected one of"):
+        bench.make_step(torch.nn.Identity(), torch.zeros(1, 2, 2, 1), "train")
 
 
 def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, capsys, monkeypatch) -> None:
