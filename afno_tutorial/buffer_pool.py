@@ -4,7 +4,7 @@ A buffer of tens of MiB allocated afresh on every call costs more than the work 
 allocations above its mmap threshold (at most 32 MiB) straight from the kernel and gives them back on free, so each
 call's buffers are new pages, faulted in and zeroed by the kernel on first touch. The pocketfft AFNO's forward and
 backward each write a spectrum and, when a graph is recorded, keep the MLP's bins, hidden activations and mask: at
-65,536 tokens and 256 channels about 290 MiB of such buffers per training step, on top of the output and the
+65,536 tokens and 256 channels about 270 MiB of such buffers per training step, on top of the output and the
 input's gradient that go to the caller.
 
 :class:`BufferPool` keeps those buffers and hands each one out to one user at a time. A buffer goes back to the pool
@@ -14,9 +14,9 @@ so every view of it, and every tensor over it (``torch.from_numpy`` holds the ar
 autograd frees the graph (after the backward, or when the output is dropped), never earlier, and a graph kept
 alive keeps its buffers.
 
-The pool keeps at most :attr:`BufferPool.max_idle_bytes` of buffers nobody uses; beyond that it lets the oldest
-go. Requests below :attr:`BufferPool.min_bytes` get a plain ``np.empty`` (the C allocator reuses small blocks
-itself).
+The pool keeps at most :attr:`BufferPool.max_idle_bytes` of buffers nobody uses (checked whenever one is taken
+or comes back); beyond that it lets the oldest go. Requests below :attr:`BufferPool.min_bytes` get a plain
+``np.empty`` (the C allocator reuses small blocks itself).
 """
 
 from __future__ import annotations
@@ -78,12 +78,13 @@ class BufferPool:
         # The memoryview as base: numpy collapses a view's base only through arrays, so every view of `array`
         # refers to `array` itself, and the finalizer runs only when none is left.
         array = np.frombuffer(memoryview(buffer.memory), dtype=dtype, count=count)
-        weakref.finalize(array, self._release, buffer)
+        weakref.finalize(array, self._release, buffer).atexit = False
         return array.reshape(shape)
 
     def _release(self, buffer: _Buffer) -> None:
         with self._lock:
             buffer.busy = False
+            self._trim()  # many graphs freed at once must not leave more than max_idle_bytes behind
 
     def _trim(self) -> None:
         """Let the oldest free buffers go while the free ones exceed :attr:`max_idle_bytes`."""

@@ -114,8 +114,9 @@ def compare_switch(switch: Callable[[bool], None], steps: dict[str, Callable[[],
     rows = []
     for name, step in steps.items():
         stats = paired_times(run(False, step), run(True, step), device, cycles, warmup_seconds, clock)
-        rows.append({"case": name, "off_s": stats["time_a_s"], "on_s": stats["time_b_s"], "ratio_off_on": stats["ratio"],
-                     "ratio_q1": stats["ratio_q1"], "ratio_q3": stats["ratio_q3"], "cycles": stats["cycles"]})  # fmt: skip
+        rows.append({"case": name, "off_s": stats["time_a_s"], "on_s": stats["time_b_s"],
+                     "ratio_off_on": stats["ratio"], "ratio_q1": stats["ratio_q1"], "ratio_q3": stats["ratio_q3"],
+                     "cycles": stats["cycles"]})  # fmt: skip
     return rows
 
 

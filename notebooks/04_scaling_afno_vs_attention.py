@@ -147,6 +147,12 @@ print(bench.format_table(paths))
 #    threads of its own, so the spinning threads take CPU time from the transform right after the MLP: on this
 #    project's 2-core machine it ran 1.37x as long (`benchmarks/openmp_release.py`). The pocketfft path asks the
 #    OpenMP runtime to let its threads go before every SciPy transform (`afno_tutorial/openmp.py`).
+# 7. **Keep the big buffers.** A buffer of tens of MiB allocated afresh is new memory from the kernel, and its
+#    first write pays a page fault per page. The pocketfft path takes its spectrum and the buffers it keeps for
+#    the backward from a pool (`afno_tutorial/buffer_pool.py`) and gets each one back once nothing refers to it any
+#    more (for the kept ones: when autograd frees the graph). A training step at 65,536 tokens then touches no new
+#    memory but its output and the input's gradient (`benchmarks/buffer_pool.py` measures what that buys; the FFT
+#    floors allocate afresh, as a bare round trip does).
 #
 # The adjoint identity of idea 3,
 # $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$, checked numerically:
@@ -220,10 +226,11 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #   with the fraction).
 # - **Copies and element-wise work** are small on this path: gathering each few rows of kept bins for the MLP and
 #   adding its output back, both of which shrink with the kept bins.
-# - **Fresh memory.** The transforms over $W$ write the freshly allocated spectrum and output (64 MiB each at
-#   65,536 tokens), so the first touch of that memory (page faults) is charged to them. Its cost changes from one
-#   process to the next, most of all on a virtual machine, so the real-FFT bars can differ between fractions
-#   although the work is the same: compare several runs before reading anything into them.
+# - **Fresh memory.** The inverse transform over $W$ writes the freshly allocated output (64 MiB at 65,536
+#   tokens), so the first touch of that memory (page faults) is charged to it; the spectrum comes from the pool of
+#   idea 7. The cost of fresh memory changes from one process to the next, most of all on a virtual machine, so
+#   the real-FFT bars can differ between fractions although the work is the same: compare several runs before
+#   reading anything into them.
 #
 # The transforms over $W$, paid in full, are why fraction 0.5 saves much less than three quarters of the time.
 # `profile=True` is CPU-only; the next section shows how the balance changes on a GPU.
@@ -280,6 +287,21 @@ pair = measure_pair(("afno", "forward"), ("roundtrip:library='scipy'", "forward"
 print(f"AFNO forward / SciPy round trip at {GRIDS[-1] ** 2:,} tokens: {pair['ratio']:.2f} (quartiles "
       f"{pair['ratio_q1']:.2f} to {pair['ratio_q3']:.2f}, {pair['cycles']} cycles; medians {pair['time_a_s']:.4f} s "
       f"and {pair['time_b_s']:.4f} s)")
+
+# %% [markdown]
+# The same alternation measures what one setting buys. `compare_switch` times a call with a setting off and on,
+# alternately; here the buffer pool of idea 7, for a training step (forward+backward). Requests below 4 MiB are not
+# pooled, so at small grids both timings are the same.
+
+# %%
+from afno_tutorial.buffer_pool import POOL
+from afno_tutorial.paired_timing import compare_switch, format_switch
+
+torch.manual_seed(0)
+pool_step = bench.make_step(AFNO2d(DIM), torch.randn(1, GRIDS[-1], GRIDS[-1], DIM), "backward")
+pooled = compare_switch(lambda on: setattr(POOL, "enabled", on), {"AFNO forward+backward": pool_step},
+                        torch.device("cpu"), cycles=5 if FAST else 21)
+print(f"{GRIDS[-1] ** 2:,} tokens, pool off / on:", format_switch(pooled))
 
 # %% [markdown]
 # ### The command line

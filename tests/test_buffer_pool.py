@@ -89,6 +89,10 @@ def test_free_buffers_beyond_the_idle_limit_are_let_go_oldest_first() -> None:
     assert pool.stats() == {"buffers": 2, "bytes": 150, "free_buffers": 1, "free_bytes": 100}
     assert _address(pool.empty((100,), np.uint8)) == address_c
     del d
+    taken = [pool.empty((100,), np.uint8) for _ in range(4)]  # buffers coming back are trimmed too
+    assert pool.stats()["free_bytes"] == 50  # d's buffer
+    del taken
+    assert pool.stats()["free_bytes"] <= 150
 
 
 def test_small_requests_and_a_disabled_pool_are_not_pooled() -> None:

@@ -8,7 +8,7 @@ channels at once with SIMD instructions (just what the unit-stride channel axis 
 with ``overwrite_x=True`` works in place, strided views included. So this path never transposes anything and
 needs one spectrum, which it takes from a pool of buffers reused from call to call (:mod:`afno_tutorial.buffer_pool`),
 as it does the buffers kept for the backward: their pages are then mapped already, not faulted in afresh on every
-call (a training step at 65,536 tokens and 256 channels: 1.2x faster on a 2-core CPU):
+call (a training step at 65,536 tokens and 256 channels: 1.3x faster on a 2-core CPU, ``benchmarks/buffer_pool.py``):
 
 1. ``half = rfft(x)`` over ``W``, ``(B, H, W//2+1, C)``; then the kept columns ``half[:, :, :m_x]`` are
    transformed over ``H`` in place. They now hold the 2-D spectrum's kept columns, the other columns the
