@@ -13,8 +13,6 @@ Each comparison times the same work with the release off and on, alternately in 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -24,8 +22,9 @@ import torch
 
 from afno_tutorial import AFNO2d, openmp
 from afno_tutorial.bench import make_step
-from afno_tutorial.config import describe_device, versions
-from afno_tutorial.paired_timing import compare_switch, format_switch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import switch_timing  # noqa: E402  (this folder's shared helper)
 
 
 def _switch(on: bool) -> None:
@@ -45,20 +44,13 @@ def _inverse_fft_step(spectrum: torch.Tensor, touch: bool) -> Callable[[], None]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid", type=int, default=256)
-    parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument("--cycles", type=int, default=41)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default=None, help="write the results as JSON")
-    args = parser.parse_args(argv)
+    args = switch_timing.parser(__doc__).parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if not openmp.release_available():
         print("no OpenMP runtime with omp_pause_resource_all in this process: nothing to compare")
         return 0
     torch.manual_seed(0)
-    cpu = torch.device("cpu")
     spectrum = torch.randn(1, args.grid, args.grid // 2 + 1, args.dim, dtype=torch.complex64)
     mixer, x = AFNO2d(args.dim), torch.randn(1, args.grid, args.grid, args.dim)
     cases = {
@@ -67,15 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "AFNO forward": make_step(mixer, x, "forward"),
         "AFNO forward+backward": make_step(mixer, x, "backward"),
     }
-    print(f"device: {describe_device(cpu)}; grid {args.grid}x{args.grid}, C = {args.dim}, {args.cycles} cycles")
-    rows = compare_switch(_switch, cases, cpu, cycles=args.cycles)
-    print(format_switch(rows))
-    if args.out:
-        command = "python benchmarks/openmp_release.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
-        Path(args.out).write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+    return switch_timing.run("openmp_release.py", args, argv, _switch, cases)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,42 @@
+"""What the two setting scripts of this folder share (`openmp_release.py`, `buffer_pool.py`): their command line,
+and timing each case with a setting off and on (afno_tutorial.paired_timing.compare_switch), printed and saved."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from afno_tutorial.config import describe_device, versions
+from afno_tutorial.paired_timing import compare_switch, format_switch
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """``--grid``, ``--dim``, ``--cycles``, ``--threads`` and ``--out``."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--grid", type=int, default=256)
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--cycles", type=int, default=41)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=None, help="write the results as JSON")
+    return p
+
+
+def run(script: str, args: argparse.Namespace, argv: list[str] | None, switch: Callable[[bool], None],
+        cases: dict[str, Callable[[], None]]) -> int:  # fmt: skip
+    """Time ``cases`` with ``switch`` off and on, print the ratios and write ``args.out`` (with the command that
+    made it, the versions and the device)."""
+    cpu = torch.device("cpu")
+    print(f"device: {describe_device(cpu)}; grid {args.grid}x{args.grid}, C = {args.dim}, {args.cycles} cycles")
+    rows = compare_switch(switch, cases, cpu, cycles=args.cycles)
+    print(format_switch(rows))
+    if args.out:
+        command = f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
+        Path(args.out).write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
