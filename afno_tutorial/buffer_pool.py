@@ -123,6 +123,8 @@ POOL = BufferPool()
 
 def pooled_tensor(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
     """An uninitialised contiguous CPU tensor from :data:`POOL` (its storage holds the pooled buffer until freed)."""
+    if dtype not in _NUMPY_DTYPES:
+        raise ValueError(f"dtype: expected one of {sorted(map(str, _NUMPY_DTYPES))}, got {dtype}")
     return torch.from_numpy(POOL.empty(shape, _NUMPY_DTYPES[dtype]))
 
 

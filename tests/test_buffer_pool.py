@@ -115,6 +115,8 @@ def test_clear_lets_every_buffer_go_and_taken_ones_stay_valid() -> None:
     assert (a == 5.0).all()
 
 
-def test_bad_limit_is_refused() -> None:
+def test_bad_limit_and_dtype_are_refused() -> None:
     with pytest.raises(ValueError, match="max_idle_bytes: expected >= 0"):
         BufferPool(max_idle_bytes=-1)
+    with pytest.raises(ValueError, match="dtype: expected one of .*got torch.bfloat16"):
+        pooled_tensor((4,), torch.bfloat16)
