@@ -52,9 +52,9 @@ from .buffer_pool import POOL
 from .checks import check_positive_int
 from .config import describe_device, versions
 from .mixers import AFNO2d, available_mixers, build_mixer
-from .mixers.afno_pocketfft import fft_inplace, scipy_fft
+from .mixers.afno_pocketfft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
 from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
-from .paired_timing import (FORWARD_BACKWARD_LIMIT, FORWARD_LIMIT, FRACTION_LIMIT, format_pairs,
+from .paired_timing import (FORWARD_BACKWARD_LIMIT, FORWARD_LIMIT, FRACTION_LIMIT, POOLED_FLOOR, format_pairs,
                             measure_target_pairs)
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
@@ -85,21 +85,30 @@ class FFTRoundTrip(nn.Module):
 
     With ``hard_thresholding_fraction < 1`` only the kept bins are computed and transformed back (the kept set of
     ``AFNO2d`` at that fraction): what truncation saves in the transforms themselves.
+
+    ``pooled=True`` (SciPy only): the spectrum and the output are written into buffers of
+    :data:`~afno_tutorial.buffer_pool.POOL`, as AFNO's pocketfft path writes its own, so their pages are not faulted
+    in afresh on every call. The targets are set against the bare round trip (``pooled=False``); this one shows how
+    much of AFNO's distance to it is the memory both could save.
     """
 
-    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0, library: str = "torch") -> None:
+    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0, library: str = "torch",
+                 pooled: bool = False) -> None:  # fmt: skip
         super().__init__()
         if library not in ("torch", "scipy"):
             raise ValueError(f"library: expected 'torch' or 'scipy', got {library!r}")
+        if pooled and library != "scipy":
+            raise ValueError(f"pooled: only with library='scipy', got library={library!r}")
         self.dim = dim
         self.fraction = spectral.check_fraction(hard_thresholding_fraction)
         self.library = library
+        self.pooled = bool(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, height, width, channels = x.shape
         modes = spectral.modes_from_fraction(height, width, self.fraction)
         if self.library == "scipy":
-            return _ScipyRoundTrip.apply(x, modes)
+            return _ScipyRoundTrip.apply(x, modes, self.pooled)
         xc = x.reshape(batch, channels, height, width).float()  # a reinterpretation, not a transpose
         if self.fraction == 1.0:
             y = torch.fft.irfft2(torch.fft.rfft2(xc, norm="ortho"), s=(height, width), norm="ortho")
@@ -108,18 +117,23 @@ class FFTRoundTrip(nn.Module):
         return y.reshape(x.shape).to(x.dtype)
 
 
-def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int]) -> torch.Tensor:
+def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int], pooled: bool = False) -> torch.Tensor:
     """``x: (B, H, W, C)`` -> the field of its kept bins ``|k_y| < m_y, k_x < m_x`` (all of ``x`` when every bin is
-    kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``."""
+    kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``; with ``pooled`` the spectrum and the output
+    are buffers of :data:`~afno_tutorial.buffer_pool.POOL`."""
     (m_y, m_x), (height, width) = modes, x.shape[1:3]
-    half = scipy_fft("rfft", x.detach().float().contiguous().numpy(), axis=2, norm="ortho")
+    real = x.detach().float().contiguous().numpy()
+    half = rfft_pooled(real, "ortho") if pooled else scipy_fft("rfft", real, axis=2, norm="ortho")
     kept = half[:, :, :m_x]  # transformed over H and back in place, as AFNO's pocketfft path does
     fft_inplace("fft", kept, axis=1, norm="ortho")
     if spectral.kept_row_count(height, m_y) < height:
         kept[:, m_y : height - m_y + 1] = 0
     fft_inplace("ifft", kept, axis=1, norm="ortho")
     half[:, :, m_x:] = 0
-    y = scipy_fft("irfft", half, n=width, axis=2, norm="ortho", overwrite_x=True)
+    if pooled:
+        y = irfft_pooled(half, width, "ortho")
+    else:
+        y = scipy_fft("irfft", half, n=width, axis=2, norm="ortho", overwrite_x=True)
     return torch.from_numpy(y).to(x.dtype)
 
 
@@ -127,13 +141,13 @@ class _ScipyRoundTrip(torch.autograd.Function):
     """The round trip is an orthogonal projection (the identity when every bin is kept): its own adjoint."""
 
     @staticmethod
-    def forward(ctx, x, modes):  # type: ignore[override]
-        ctx.modes = modes
-        return scipy_round_trip(x, modes)
+    def forward(ctx, x, modes, pooled):  # type: ignore[override]
+        ctx.modes, ctx.pooled = modes, pooled
+        return scipy_round_trip(x, modes, pooled)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        return scipy_round_trip(grad, ctx.modes), None
+        return scipy_round_trip(grad, ctx.modes, ctx.pooled), None, None
 
 
 class CopyFloor(nn.Module):
@@ -788,6 +802,12 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ref = get("afno_reference", "forward")
         add(f"reference-style AFNO forward / FFT round trip, {label} (info)", None if ref is None else ref / base,
             math.inf, True)
+    pooled = get(POOLED_FLOOR, "forward")
+    if pooled:
+        add("AFNO forward / FFT round trip, SciPy with pooled buffers (info)", afno / pooled, math.inf, True)
+        back = get("afno", "backward")
+        add("AFNO forward+backward / FFT round trip, SciPy with pooled buffers (info)",
+            None if back is None else back / pooled, math.inf, True)
     attn = get("attention", "forward")
     add("attention forward / AFNO forward (>=)", None if attn is None else attn / afno, 100.0, False)
     half = get("afno:hard_thresholding_fraction=0.5", "forward")

@@ -4,8 +4,8 @@ A buffer of tens of MiB allocated afresh on every call costs more than the work 
 allocations above its mmap threshold (at most 32 MiB) straight from the kernel and gives them back on free, so each
 call's buffers are new pages, faulted in and zeroed by the kernel on first touch. The pocketfft AFNO's forward and
 backward each write a spectrum and, when a graph is recorded, keep the MLP's bins, hidden activations and mask: at
-65,536 tokens and 256 channels about 270 MiB of such buffers per training step, on top of the output and the
-input's gradient that go to the caller.
+65,536 tokens and 256 channels about 270 MiB of such buffers per training step, and 128 MiB more for the output and
+the input's gradient, which go to the caller (their buffers stay taken while the caller holds them).
 
 :class:`BufferPool` keeps those buffers and hands each one out to one user at a time. A buffer goes back to the pool
 when the array handed out is garbage: it is made by ``np.frombuffer`` over a ``memoryview`` of the pooled memory,

@@ -164,7 +164,7 @@ def test_pocketfft_frees_what_it_kept_after_the_backward_unless_the_graph_is_ret
 def test_pocketfft_reuses_pooled_buffers_only_once_nothing_refers_to_them(monkeypatch):
     """Every buffer of the pocketfft path pooled (poisoned with NaN when handed out): two graphs alive at once get
     buffers of their own, their backward passes in either order give the plain path's gradients, and the buffers
-    come back once the graphs are freed; a second step then allocates nothing new."""
+    come back once the graphs, outputs and gradients are freed; a second step then allocates nothing new."""
     monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
     monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
     empty = buffer_pool.POOL.empty
@@ -173,7 +173,7 @@ def test_pocketfft_reuses_pooled_buffers_only_once_nothing_refers_to_them(monkey
     x1, x2 = (torch.randn(2, 8, 6, 16, dtype=torch.float64, requires_grad=True) for _ in range(2))
     y1, y2 = fast(x1), fast(x2)
     taken = buffer_pool.POOL.stats()
-    assert taken["buffers"] - taken["free_buffers"] == 6  # kept bins, hidden activations and mask of each graph
+    assert taken["buffers"] - taken["free_buffers"] == 8  # each graph's kept bins, hidden activations, mask, output
     g1, g2 = torch.randn_like(y1), torch.randn_like(y2)
     y2.backward(g2)
     y1.backward(g1)
@@ -183,11 +183,32 @@ def test_pocketfft_reuses_pooled_buffers_only_once_nothing_refers_to_them(monkey
         yp.backward(g)
         torch.testing.assert_close(y, yp)
         torch.testing.assert_close(x.grad, xp.grad)
-    del y1, y2
+    del y1, y2, y  # y: the loop's last output
+    x1.grad = x2.grad = None  # the input's gradient is a pooled buffer too
     after = buffer_pool.POOL.stats()
     assert after["free_buffers"] == after["buffers"]
     fast(x1).backward(g1)
+    x1.grad = None
     assert buffer_pool.POOL.stats() == after
+
+
+def test_pocketfft_output_keeps_its_pooled_buffer_while_the_caller_holds_it(monkeypatch):
+    """The output is written into a pooled buffer: a later call never writes into an output still held, and the
+    buffer of a dropped output serves the next call."""
+    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
+    monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
+    fast, plain = _pair(num_blocks=4, path="pocketfft")
+    x1, x2 = (torch.randn(1, 8, 8, 16, dtype=torch.float64) for _ in range(2))
+    with torch.no_grad():
+        y1 = fast(x1)
+        y2 = fast(x2)
+        assert y1.data_ptr() != y2.data_ptr()
+        torch.testing.assert_close(y1, plain(x1))
+        torch.testing.assert_close(y2, plain(x2))
+        address = y1.data_ptr()
+        del y1
+        torch.testing.assert_close(fast(x2), y2)
+        assert fast(x1).data_ptr() == address
 
 
 @pytest.mark.parametrize("norm", ["ortho", "forward", "backward"])
@@ -201,6 +222,23 @@ def test_pooled_rfft_equals_scipy_rfft(norm, dtype, monkeypatch):
         out = afno_pocketfft.rfft_pooled(a, norm)
         expected = scipy.fft.rfft(a, axis=2, norm=norm)
         assert out.dtype == expected.dtype and out.shape == (2, 5, 5, 6)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["ortho", "forward", "backward"])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("width", [8, 9])
+def test_pooled_irfft_equals_scipy_irfft(norm, dtype, width, monkeypatch):
+    import scipy.fft
+
+    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
+    rng = np.random.default_rng(0)
+    half = (rng.standard_normal((2, 5, width // 2 + 1, 6)) + 1j * rng.standard_normal((2, 5, width // 2 + 1, 6)))
+    half = half.astype(dtype)
+    for a in (half, half[:, ::-1]):  # contiguous (written into the pool) and not (scipy.fft.irfft)
+        expected = scipy.fft.irfft(a, n=width, axis=2, norm=norm)
+        out = afno_pocketfft.irfft_pooled(a.copy() if a.flags.c_contiguous else a, width, norm)
+        assert out.dtype == expected.dtype and out.shape == (2, 5, width, 6)
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 

@@ -6,9 +6,10 @@ PyTorch's CPU FFTs return the transformed axis innermost whatever the input's la
 ``rfft`` over ``W`` of a channels-last array is channels-last again, its kernels transform several neighbouring
 channels at once with SIMD instructions (just what the unit-stride channel axis offers), and a complex transform
 with ``overwrite_x=True`` works in place, strided views included. So this path never transposes anything and
-needs one spectrum, which it takes from a pool of buffers reused from call to call (:mod:`afno_tutorial.buffer_pool`),
-as it does the buffers kept for the backward: their pages are then mapped already, not faulted in afresh on every
-call (a training step at 65,536 tokens and 256 channels: 1.3x faster on a 2-core CPU, ``benchmarks/buffer_pool.py``):
+needs one spectrum. It takes the spectrum, the buffers kept for the backward, the output and the input's gradient
+from a pool of buffers reused from call to call (:mod:`afno_tutorial.buffer_pool`): their pages are then mapped
+already, not faulted in afresh on every call (``benchmarks/buffer_pool.py`` measures a training step with and
+without the pool):
 
 1. ``half = rfft(x)`` over ``W``, ``(B, H, W//2+1, C)``; then the kept columns ``half[:, :, :m_x]`` are
    transformed over ``H`` in place. They now hold the 2-D spectrum's kept columns, the other columns the
@@ -121,7 +122,9 @@ try:  # SciPy's binding of pocketfft, which can write into a given array (scipy.
 except ImportError:  # pragma: no cover - a SciPy without it: rfft_pooled falls back to scipy.fft.rfft
     _pypocketfft = None
 
-_FORWARD_INORM = {"backward": 0, "ortho": 1, "forward": 2}  # pypocketfft's normalisation of a forward transform
+# pypocketfft's normalisation (0: none, 1: 1/sqrt(N), 2: 1/N) of a forward and of an inverse transform, by `norm`
+_FORWARD_INORM = {"backward": 0, "ortho": 1, "forward": 2}
+_INVERSE_INORM = {"backward": 2, "ortho": 1, "forward": 0}
 
 
 def rfft_pooled(x: np.ndarray, norm: str) -> np.ndarray:
@@ -138,6 +141,21 @@ def rfft_pooled(x: np.ndarray, norm: str) -> np.ndarray:
     release_threads()
     with torch.profiler.record_function("scipy.fft.rfft"):
         return _pypocketfft.r2c(x, (2,), True, _FORWARD_INORM[norm], out, max(1, torch.get_num_threads()))
+
+
+def irfft_pooled(half: np.ndarray, width: int, norm: str) -> np.ndarray:
+    """``scipy.fft.irfft(half, n=width, axis=2, norm=norm)`` of a C-contiguous complex ``half: (B, H, W//2+1, C)``,
+    written into a buffer of :data:`~afno_tutorial.buffer_pool.POOL`: ``(B, H, width, C)`` real.
+
+    This is the array the path returns (the output, or the input's gradient), so its buffer stays taken for as long
+    as the caller holds the tensor over it. Without SciPy's ``pypocketfft`` binding this is plain :func:`scipy_fft`."""
+    if _pypocketfft is None or not half.flags.c_contiguous:
+        return scipy_fft("irfft", half, n=width, axis=2, norm=norm, overwrite_x=True)
+    batch, height, _, channels = half.shape
+    out = POOL.empty((batch, height, width, channels), np.finfo(half.dtype).dtype)
+    release_threads()
+    with torch.profiler.record_function("scipy.fft.irfft"):
+        return _pypocketfft.c2r(half, (2,), width, False, _INVERSE_INORM[norm], out, max(1, torch.get_num_threads()))
 
 
 def fft_inplace(name: str, view: np.ndarray, **kwargs: object) -> None:
@@ -164,7 +182,7 @@ def _field(half: np.ndarray, m_x: int, width: int, norm: str) -> np.ndarray:
     """Undo :func:`_spectrum` (the inverse over ``H`` of the first ``m_x`` columns in place, then over ``W``):
     ``(B, H, W//2+1, C)`` complex (overwritten) -> real ``(B, H, W, C)``."""
     fft_inplace("ifft", half[:, :, :m_x], axis=1, norm=norm)
-    return scipy_fft("irfft", half, n=width, axis=2, norm=norm, overwrite_x=True)
+    return irfft_pooled(half, width, norm)
 
 
 def _chunks(spec: torch.Tensor, m_x: int, m_y: int, rows: int) -> list[torch.Tensor]:
