@@ -4,9 +4,10 @@
 # kernel time goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP in one launch against
 # CPU-sized chunks, notebook 05's comparison at 1024x1024 with attention measured, and the few-shot heads on the
 # shipped backbones (OUTDIR/fewshot/cuda). With RETRAIN=1 it then pretrains the four backbones on the GPU and runs
-# the protocol with full fine-tuning too (OUTDIR/fewshot/cuda-retrained; several minutes on an H200).
+# the protocol with full fine-tuning too (OUTDIR/fewshot/cuda-retrained/<mixer>; about 6 minutes more on an H200);
+# RETRAIN=only runs just that part.
 # Needs torch with CUDA, numpy, scipy, matplotlib, tqdm and pytest; nothing is installed: the repository root goes
-# on PYTHONPATH. About 4 minutes on one H200 without RETRAIN.
+# on PYTHONPATH. About 6 minutes on one H200 without RETRAIN.
 #
 #   bash benchmarks/gpu_checks.sh [OUTDIR] [PYTHON]      # OUTDIR: gpu-results; `benchmarks` rewrites the committed files
 set -uo pipefail
@@ -21,6 +22,8 @@ step "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
 $py -c "from afno_tutorial import config; print(config.describe_device(config.device('cuda'))); print(config.versions())" || exit 1
 card=$($py -c "import re, torch; n = torch.cuda.get_device_name(); m = re.search(r'[A-Z]+\d{2,4}', n); print((m.group(0) if m else 'gpu').lower())")
+
+if [[ "${RETRAIN:-0}" != only ]]; then
 
 mixers=(afno 'afno:hard_thresholding_fraction=0.5' roundtrip 'roundtrip:hard_thresholding_fraction=0.5' copy
         afno_reference attention gfn fno)
@@ -77,11 +80,16 @@ EOF
 step "few-shot heads on the shipped backbones"
 timeout 90 $py -m afno_tutorial.fewshot --device cuda --out "$out/fewshot/cuda"
 
-if [[ "${RETRAIN:-0}" == 1 ]]; then
+fi
+
+if [[ "${RETRAIN:-0}" == 1 || "${RETRAIN:-0}" == only ]]; then
   step "pretraining the four backbones on the GPU (the shipped recipe)"
   timeout 300 $py -m afno_tutorial.pretrain --out "$out/checkpoints-cuda" --state-dir /tmp/pretrain-state --device cuda
-  step "few-shot protocol on the GPU-pretrained backbones, head and full fine-tuning"
-  timeout 900 $py -m afno_tutorial.fewshot --device cuda --finetune --checkpoints "$out/checkpoints-cuda" \
-    --out "$out/fewshot/cuda-retrained"
+  # One mixer at a time, each into its own folder: a run stopped early keeps the mixers it finished.
+  for mixer in afno gfn attention fno; do
+    step "few-shot protocol on the GPU-pretrained $mixer backbone, head and full fine-tuning"
+    timeout 300 $py -m afno_tutorial.fewshot --device cuda --finetune --mixer "$mixer" \
+      --checkpoints "$out/checkpoints-cuda" --out "$out/fewshot/cuda-retrained/$mixer"
+  done
 fi
 step "done"
