@@ -148,11 +148,12 @@ print(bench.format_table(paths))
 #    project's 2-core machine it ran 1.37x as long (`benchmarks/openmp_release.py`). The pocketfft path asks the
 #    OpenMP runtime to let its threads go before every SciPy transform (`afno_tutorial/openmp.py`).
 # 7. **Keep the big buffers.** A buffer of tens of MiB allocated afresh is new memory from the kernel, and its
-#    first write pays a page fault per page. The pocketfft path takes its spectrum and the buffers it keeps for
-#    the backward from a pool (`afno_tutorial/buffer_pool.py`) and gets each one back once nothing refers to it any
-#    more (for the kept ones: when autograd frees the graph). A training step at 65,536 tokens then touches no new
-#    memory but its output and the input's gradient (`benchmarks/buffer_pool.py` measures what that buys; the FFT
-#    floors allocate afresh, as a bare round trip does).
+#    first write pays a page fault per page. The pocketfft path takes its spectrum, the buffers it keeps for the
+#    backward, its output and the input's gradient from a pool (`afno_tutorial/buffer_pool.py`) and gets each one
+#    back once nothing refers to it any more (for the kept ones: when autograd frees the graph; for the output:
+#    when the caller drops it). A training step at 65,536 tokens then touches no new memory at all
+#    (`benchmarks/buffer_pool.py` measures what that buys; the FFT floors allocate afresh, as a bare round trip
+#    does, and `roundtrip:library=scipy,pooled=True` is the same floor with pooled buffers).
 #
 # The adjoint identity of idea 3,
 # $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$, checked numerically:
@@ -226,11 +227,10 @@ plot_profile(profiled, title=f"AFNO forward at {profile_grid**2:,} tokens, C = {
 #   with the fraction).
 # - **Copies and element-wise work** are small on this path: gathering each few rows of kept bins for the MLP and
 #   adding its output back, both of which shrink with the kept bins.
-# - **Fresh memory.** The inverse transform over $W$ writes the freshly allocated output (64 MiB at 65,536
-#   tokens), so the first touch of that memory (page faults) is charged to it; the spectrum comes from the pool of
-#   idea 7. The cost of fresh memory changes from one process to the next, most of all on a virtual machine, so
-#   the real-FFT bars can differ between fractions although the work is the same: compare several runs before
-#   reading anything into them.
+# - **No fresh memory.** Every large buffer of the path comes from the pool of idea 7, so the profiled calls,
+#   which follow the timed ones, write into memory that is mapped already. The machine's speed still drifts from
+#   one call to the next, most of all on a virtual machine, so the real-FFT bars can differ between fractions
+#   although the work is the same: compare several runs before reading anything into them.
 #
 # The transforms over $W$, paid in full, are why fraction 0.5 saves much less than three quarters of the time.
 # `profile=True` is CPU-only; the next section shows how the balance changes on a GPU.
@@ -257,13 +257,13 @@ else:
 # %% [markdown]
 # Three things differ from the CPU:
 #
-# - **Small problems are the host's.** Up to 16,384 tokens AFNO takes about 1 ms whatever the size: the time of
-#   issuing its ~60 PyTorch operators from Python, not of the GPU. The $N \log N$ growth only shows from
+# - **Small problems are the host's.** Up to 16,384 tokens AFNO takes 0.6 to 1.4 ms whatever the size (it varied
+#   that much between runs): the time of issuing its ~60 PyTorch operators from Python, not of the GPU. The $N \log N$ growth only shows from
 #   262,144 tokens on. (CUDA graphs, e.g. `torch.compile(mode="reduce-overhead")`, are the usual cure; not
 #   measured here yet. A plain `torch.compile` did not lower that floor.)
 # - **Attention is much faster there.** Its flash kernel runs at about 250 TFLOP/s in bf16, so AFNO's lead is
-#   smaller than on the CPU: 13x at 65,536 tokens and 61x at 262,144. It still grows with $N$: attention's
-#   fitted slope there is 1.75.
+#   smaller than on the CPU: 14x at 65,536 tokens and 62x at 262,144. It still grows with $N$: attention's
+#   fitted slope there is 1.84.
 # - **At 262,144 tokens data movement weighs as much as the maths.** In float32 the copies around the transforms
 #   (the permutation to channels-first, complex copies of the spectrum) take 1.4 ms of the 4.4 ms of kernels,
 #   the residual add another 0.5 ms, the block MLP's matrix products 0.6 ms. Forward+backward is dominated by
