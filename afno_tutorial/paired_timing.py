@@ -153,7 +153,8 @@ def measure_pair(a: tuple[str, str], b: tuple[str, str], grid: int, dim: int, ba
 
 def measure_target_pairs(grid: int, dim: int, batch: int = 1, dtype: str = "float32", device: str = "cpu",
                          cycles: int = 31, warmup_seconds: float = 1.0, isolate: bool = True, progress: bool = True,
-                         pairs: Sequence[tuple[str, tuple[str, str], tuple[str, str], float]] = TARGET_PAIRS + INFO_PAIRS,
+                         pairs: Sequence[tuple[str, tuple[str, str], tuple[str, str], float]] = (
+                             TARGET_PAIRS + INFO_PAIRS),
                          timeout: float = 1800.0) -> list[dict[str, Any]]:  # fmt: skip
     """The ratio of every pair in ``pairs`` (default: the timing targets, then the pairs reported for
     information) by :func:`measure_pair`.

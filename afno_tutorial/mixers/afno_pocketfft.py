@@ -155,7 +155,8 @@ def irfft_pooled(half: np.ndarray, width: int, norm: str) -> np.ndarray:
     out = POOL.empty((batch, height, width, channels), np.finfo(half.dtype).dtype)
     release_threads()
     with torch.profiler.record_function("scipy.fft.irfft"):
-        return _pypocketfft.c2r(half, (2,), width, False, _INVERSE_INORM[norm], out, max(1, torch.get_num_threads()))
+        threads = max(1, torch.get_num_threads())
+        return _pypocketfft.c2r(half, (2,), width, False, _INVERSE_INORM[norm], out, threads)
 
 
 def fft_inplace(name: str, view: np.ndarray, **kwargs: object) -> None:
