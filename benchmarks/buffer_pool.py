@@ -1,7 +1,7 @@
-"""What reusing the pocketfft AFNO's large buffers buys (afno_tutorial.buffer_pool), measured.
+"""What reusing the pocketfft AFNO's large buffers buys (afno_tutorial.mixers._cpu.buffer_pool), measured.
 
 Each case is timed with the pool off (every spectrum, kept buffer, output and input gradient allocated afresh, so
-its pages are faulted in on first touch) and on, alternately in one process (afno_tutorial.paired_timing), and reported as the median of the
+its pages are faulted in on first touch) and on, alternately in one process (afno_tutorial.bench.paired), and reported as the median of the
 per-cycle ratios (off / on) with its quartiles:
 
 1. AFNO2d(256) forward (under no_grad) and forward+backward at 256x256 tokens;
@@ -19,7 +19,7 @@ import torch
 
 from afno_tutorial import AFNO2d
 from afno_tutorial.bench import build_bench_mixer, make_step
-from afno_tutorial.buffer_pool import POOL
+from afno_tutorial.mixers._cpu.buffer_pool import POOL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import switch_timing  # noqa: E402  (this folder's shared helper)

@@ -48,7 +48,8 @@ timeout 60 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_co
 step "spectral MLP at 256x256, C=256: CPU-sized chunks against one launch; notebook 05 at 1024x1024"
 timeout 60 $py - <<'EOF'
 import json, torch
-from afno_tutorial import fewshot, pretrain
+from afno_tutorial import fewshot
+from afno_tutorial.fewshot import pretrain
 from afno_tutorial.bench import time_step
 from afno_tutorial.mixers import AFNO2d
 from afno_tutorial.mixers import afno as afno_mod

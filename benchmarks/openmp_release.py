@@ -1,7 +1,7 @@
-"""What releasing PyTorch's OpenMP workers before SciPy's transforms buys (afno_tutorial.openmp), measured.
+"""What releasing PyTorch's OpenMP workers before SciPy's transforms buys (afno_tutorial.mixers._cpu.openmp), measured.
 
 Each comparison times the same work with the release off and on, alternately in one process
-(afno_tutorial.paired_timing), and reports the median of the per-cycle ratios (off / on) with its quartiles:
+(afno_tutorial.bench.paired), and reports the median of the per-cycle ratios (off / on) with its quartiles:
 
 1. the inverse FFT over H of a (1, 256, 129, 256) complex64 spectrum right after a PyTorch operator touched a few
    of its rows (the situation of AFNO's inverse transform after its MLP);
@@ -20,8 +20,9 @@ from typing import Callable
 import scipy.fft
 import torch
 
-from afno_tutorial import AFNO2d, openmp
+from afno_tutorial import AFNO2d
 from afno_tutorial.bench import make_step
+from afno_tutorial.mixers._cpu import openmp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import switch_timing  # noqa: E402  (this folder's shared helper)

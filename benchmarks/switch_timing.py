@@ -1,5 +1,5 @@
 """What the two setting scripts of this folder share (`openmp_release.py`, `buffer_pool.py`): their command line,
-and timing each case with a setting off and on (afno_tutorial.paired_timing.compare_switch), printed and saved."""
+and timing each case with a setting off and on (afno_tutorial.bench.paired.compare_switch), printed and saved."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Callable
 
 import torch
 
+from afno_tutorial.bench.paired import compare_switch, format_switch
 from afno_tutorial.config import describe_device, versions
-from afno_tutorial.paired_timing import compare_switch, format_switch
 
 
 def parser(description: str) -> argparse.ArgumentParser:

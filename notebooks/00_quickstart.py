@@ -35,7 +35,7 @@ if "google.colab" in sys.modules:
 import torch
 
 import afno_tutorial as at
-from afno_tutorial.images import load_image
+from afno_tutorial.lessons.images import load_image
 from afno_tutorial.viz.features import plot_feature_maps
 
 FAST = at.fast_mode()  # AFNO_TUTORIAL_FAST=1 shrinks everything for CI

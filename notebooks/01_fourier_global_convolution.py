@@ -40,10 +40,10 @@ if "google.colab" in sys.modules:
 import torch
 
 from afno_tutorial import config, spectral
-from afno_tutorial.convolution import circular_conv2d, crossover_kernel_size, fft_conv2d, time_convolutions
-from afno_tutorial.images import load_image
-from afno_tutorial.resolution import norm_scaling
-from afno_tutorial.truncation import truncation_curve
+from afno_tutorial.lessons.convolution import circular_conv2d, crossover_kernel_size, fft_conv2d, time_convolutions
+from afno_tutorial.lessons.images import load_image
+from afno_tutorial.lessons.resolution import norm_scaling
+from afno_tutorial.lessons.truncation import truncation_curve
 from afno_tutorial.viz import convolution as vconv
 from afno_tutorial.viz import spectra, widgets
 

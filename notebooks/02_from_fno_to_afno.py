@@ -42,7 +42,7 @@ from IPython.display import Markdown, display
 
 from afno_tutorial import config
 from afno_tutorial.data import make_pretraining_images
-from afno_tutorial.ladder import ladder_markdown, ladder_rungs, nonadaptive_decomposition, run_ladder
+from afno_tutorial.lessons.ladder import ladder_markdown, ladder_rungs, nonadaptive_decomposition, run_ladder
 from afno_tutorial.viz.ladder import plot_ladder, plot_nonadaptive_demo
 
 FAST = config.fast_mode()

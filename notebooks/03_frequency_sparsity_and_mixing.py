@@ -43,13 +43,13 @@ import torch.nn.functional as F
 
 from afno_tutorial import config, spectral
 from afno_tutorial.data import make_pretraining_images
-from afno_tutorial.images import load_image
-from afno_tutorial.jacobian import token_jacobian_map
-from afno_tutorial.ladder import train_mixers
-from afno_tutorial.probes import capture_mixer_inputs, mixing_part
-from afno_tutorial.resolution import resolution_consistency
-from afno_tutorial.sparsity import zeroed_fraction
-from afno_tutorial.symmetry import shift_errors
+from afno_tutorial.lessons.images import load_image
+from afno_tutorial.lessons.jacobian import token_jacobian_map
+from afno_tutorial.lessons.ladder import train_mixers
+from afno_tutorial.lessons.probes import capture_mixer_inputs, mixing_part
+from afno_tutorial.lessons.resolution import resolution_consistency
+from afno_tutorial.lessons.sparsity import zeroed_fraction
+from afno_tutorial.lessons.symmetry import shift_errors
 from afno_tutorial.train import evaluate_inpainting
 from afno_tutorial.viz import mixing as vmix
 from afno_tutorial.viz import spectra, widgets
@@ -134,7 +134,7 @@ vmix.plot_sparsity_curve(lambdas, curves[0], afno_mixers[0].sparsity_threshold, 
 widgets.lambda_widget(afno_mixers[0], feats[0][:16], lam=0.01)
 
 # %%
-from afno_tutorial.sparsity import mixer_output, surviving_fraction_map
+from afno_tutorial.lessons.sparsity import mixer_output, surviving_fraction_map
 for lam in (0.01, 0.1):
     vmix.plot_lambda_effect(surviving_fraction_map(afno_mixers[0], feats[0][:16], lam),
                             (mixer_output(afno_mixers[0], feats[0][:1], lam) - feats[0][:1])[0].norm(dim=-1),

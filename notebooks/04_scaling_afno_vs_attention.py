@@ -44,7 +44,7 @@ import torch
 from afno_tutorial import AFNO2d, SelfAttention2d, GlobalFilter2d, SpectralConv2d, fast_mode, describe_device
 from afno_tutorial import bench, spectral
 from afno_tutorial.flops import mixer_flops
-from afno_tutorial.op_profile import format_profile
+from afno_tutorial.bench.profile import format_profile
 from afno_tutorial.viz.scaling import plot_flop_curves, plot_profile, plot_scaling, plot_sweep
 
 FAST = fast_mode()
@@ -206,7 +206,7 @@ plot_sweep(blocks);
 # ### Where the time goes
 #
 # A timing cannot say which work truncation removes; a profile can. With `profile=True` each setting also runs
-# under `torch.profiler`, and `afno_tutorial.op_profile` sorts every operator's own time into kinds of work: the
+# under `torch.profiler`, and `afno_tutorial.bench.profile` sorts every operator's own time into kinds of work: the
 # three kinds of FFT, the matrix products, copies, element-wise operations, and the Python around them.
 # (CLI: `python -m afno_tutorial.bench --profile`.)
 
@@ -275,13 +275,13 @@ else:
 # ### Two timings, one process
 #
 # On a shared or virtual machine the speed drifts by tens of percent within seconds, so two configurations timed
-# one after the other can differ by the drift as much as by their cost. `afno_tutorial.paired_timing` times two
+# one after the other can differ by the drift as much as by their cost. `afno_tutorial.bench.paired` times two
 # of them alternately, call by call, in one process: each cycle's ratio cancels the drift both calls saw, the
 # median over the cycles estimates the ratio, and the quartiles show how much of it is noise. The benchmark's
 # `--paired CYCLES` does this for every performance target.
 
 # %%
-from afno_tutorial.paired_timing import measure_pair
+from afno_tutorial.bench.paired import measure_pair
 
 pair = measure_pair(("afno", "forward"), ("roundtrip:library='scipy'", "forward"), GRIDS[-1], DIM, cycles=31)
 print(f"AFNO forward / SciPy round trip at {GRIDS[-1] ** 2:,} tokens: {pair['ratio']:.2f} (quartiles "
@@ -294,8 +294,8 @@ print(f"AFNO forward / SciPy round trip at {GRIDS[-1] ** 2:,} tokens: {pair['rat
 # pooled, so at small grids both timings are the same.
 
 # %%
-from afno_tutorial.buffer_pool import POOL
-from afno_tutorial.paired_timing import compare_switch, format_switch
+from afno_tutorial.mixers._cpu.buffer_pool import POOL
+from afno_tutorial.bench.paired import compare_switch, format_switch
 
 torch.manual_seed(0)
 pool_step = bench.make_step(AFNO2d(DIM), torch.randn(1, GRIDS[-1], GRIDS[-1], DIM), "backward")

@@ -49,7 +49,8 @@ if "google.colab" in sys.modules:
 import torch
 from IPython.display import Markdown, display
 
-from afno_tutorial import config, fewshot, pretrain
+from afno_tutorial import config, fewshot
+from afno_tutorial.fewshot import pretrain
 from afno_tutorial.data import make_pretraining_images, make_segmentation_set, sample
 from afno_tutorial import InpaintingModel, VisionBackbone
 from afno_tutorial.train import miou, pretrain_inpainting

@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from afno_tutorial import AFNO2d, buffer_pool, spectral
-from afno_tutorial.mixers import afno, afno_block_mlp, afno_pocketfft, afno_tiled
+from afno_tutorial import AFNO2d, spectral
+from afno_tutorial.mixers import afno
+from afno_tutorial.mixers._cpu import block_mlp as afno_block_mlp
+from afno_tutorial.mixers._cpu import pocketfft as afno_pocketfft
+from afno_tutorial.mixers._cpu import tiled as afno_tiled
+from afno_tutorial.mixers._cpu import buffer_pool
 
 FAST_PATHS = ["pocketfft", "tiled"]
 

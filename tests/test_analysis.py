@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from afno_tutorial import AFNO2d, GlobalFilter2d, SelfAttention2d, SpectralConv2d, spectral
-from afno_tutorial.jacobian import token_jacobian_map
-from afno_tutorial.ladder import train_mixers
-from afno_tutorial.probes import capture_mixer_inputs, mixing_part
-from afno_tutorial.resolution import band_limit, fourier_upsample, resolution_consistency
-from afno_tutorial.sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
-from afno_tutorial.symmetry import shift_equivariance_error, shift_errors
+from afno_tutorial.lessons.jacobian import token_jacobian_map
+from afno_tutorial.lessons.ladder import train_mixers
+from afno_tutorial.lessons.probes import capture_mixer_inputs, mixing_part
+from afno_tutorial.lessons.resolution import band_limit, fourier_upsample, resolution_consistency
+from afno_tutorial.lessons.sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
+from afno_tutorial.lessons.symmetry import shift_equivariance_error, shift_errors
 from afno_tutorial.viz import mixing as vmix
 from afno_tutorial.viz import widgets
 

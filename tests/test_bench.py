@@ -17,13 +17,12 @@ import torch
 matplotlib.use("Agg")
 
 from afno_tutorial import AFNO2d, bench, spectral  # noqa: E402
-from afno_tutorial.bench import (  # noqa: E402
+from afno_tutorial.bench.harness import (  # noqa: E402
     CSV_FIELDS,
-    build_bench_mixer,
     CopyFloor,
     FFTRoundTrip,
-    theoretical_flops,
     ReferenceAFNO2d,
+    build_bench_mixer,
     fit_slope,
     format_checks,
     format_table,
@@ -32,6 +31,7 @@ from afno_tutorial.bench import (  # noqa: E402
     run_benchmark,
     save_results,
     target_checks,
+    theoretical_flops,
     time_step,
 )
 from afno_tutorial.viz.scaling import plot_flop_curves, plot_scaling  # noqa: E402
@@ -42,7 +42,7 @@ def _short_warmup() -> Iterator[None]:
     """These tests check formats, budgets and plumbing, not times: no second-long warm-ups (the test of the
     warm-up sets its own)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench, "WARMUP_SECONDS", 0.0)
+        patch.setattr(bench.harness, "WARMUP_SECONDS", 0.0)
         yield
 
 
@@ -116,10 +116,10 @@ def test_peak_memory_sees_a_large_temporary() -> None:
 
 
 def test_peak_memory_is_not_hidden_by_buffers_pooled_before() -> None:
-    # A step whose buffer comes from afno_tutorial.buffer_pool: once pooled and written, it is resident, and a
+    # A step whose buffer comes from afno_tutorial.mixers._cpu.buffer_pool: once pooled and written, it is resident, and a
     # second step would reuse it unless the measurement lets the pool's free buffers go first.
     code = (
-        "import numpy as np, torch; from afno_tutorial.buffer_pool import POOL; "
+        "import numpy as np, torch; from afno_tutorial.mixers._cpu.buffer_pool import POOL; "
         "from afno_tutorial.bench import measure_peak_memory\n"
         "def step(): POOL.empty((16 * 2**20,), np.float32).fill(1.0)\n"
         "step(); print(measure_peak_memory(step, torch.device('cpu')))"
@@ -237,7 +237,7 @@ def test_cuda_benchmark_path() -> None:
 
 
 def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkeypatch) -> None:
-    import afno_tutorial.bench as bench_mod
+    import afno_tutorial.bench.harness as bench_mod
 
     seen = []
     real = bench_mod._run_child
@@ -279,7 +279,7 @@ def test_warmup_runs_at_least_its_calls_and_its_seconds() -> None:
 
 
 def test_rounds_time_every_configuration_round_after_round_and_report_the_median(monkeypatch) -> None:
-    import afno_tutorial.bench as bench_mod
+    import afno_tutorial.bench.harness as bench_mod
 
     order = []
     real = bench_mod.time_step
@@ -329,7 +329,7 @@ def test_scipy_round_trip_equals_torch_round_trip_and_is_its_own_adjoint(fractio
 def test_pooled_scipy_round_trip_equals_the_bare_one(fraction: float, monkeypatch) -> None:
     """With pooled buffers (NaN-poisoned when handed out) the SciPy round trip gives the same field and gradient,
     and an output the caller still holds is never written into by a later call."""
-    from afno_tutorial import buffer_pool
+    from afno_tutorial.mixers._cpu import buffer_pool
 
     monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
     monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
@@ -397,7 +397,7 @@ def test_every_bench_mixer_runs_in_bfloat16(name: str) -> None:
 
 
 def test_paired_times_alternate_the_two_steps_and_take_per_cycle_ratios() -> None:
-    from afno_tutorial.paired_timing import paired_times
+    from afno_tutorial.bench.paired import paired_times
 
     calls, now = [], [0.0]
     durations = {"a": iter([3.0] * 2 + [2.0, 6.0, 2.0]), "b": iter([1.0] * 2 + [1.0, 2.0, 4.0])}
@@ -421,7 +421,7 @@ def test_paired_times_alternate_the_two_steps_and_take_per_cycle_ratios() -> Non
 
 
 def test_compare_switch_times_each_step_with_the_setting_off_and_on_and_leaves_it_on() -> None:
-    from afno_tutorial.paired_timing import compare_switch, format_switch
+    from afno_tutorial.bench.paired import compare_switch, format_switch
 
     setting, seen, now = [True], [], [0.0]
 
@@ -443,8 +443,8 @@ def test_make_step_refuses_an_unknown_mode() -> None:
 
 
 def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, capsys, monkeypatch) -> None:
-    import afno_tutorial.bench as bench_mod
-    from afno_tutorial import paired_timing
+    import afno_tutorial.bench.harness as bench_mod
+    from afno_tutorial.bench import paired as paired_timing
 
     tasks = []
     real = bench_mod._run_child

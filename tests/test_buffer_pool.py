@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from afno_tutorial.buffer_pool import POOL, BufferPool, pooled_tensor
+from afno_tutorial.mixers._cpu.buffer_pool import POOL, BufferPool, pooled_tensor
 
 
 def _address(array: np.ndarray) -> int:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from afno_tutorial.convolution import (
+from afno_tutorial.lessons.convolution import (
     circular_conv2d,
     conv_flops,
     crossover_kernel_size,

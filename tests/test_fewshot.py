@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from afno_tutorial import fewshot
-from afno_tutorial.pretrain import MIXERS, load_pretrained, pretrain_backbone
-from afno_tutorial.pretrain import main as pretrain_main
+from afno_tutorial import SegmentationModel, fewshot
+from afno_tutorial.fewshot.pretrain import MIXERS, load_pretrained, pretrain_backbone
+from afno_tutorial.fewshot.pretrain import main as pretrain_main
 
 TINY = dict(dim=16, depth=1, img_size=32, steps=3, n_images=8, batch_size=4)
 
@@ -100,7 +100,7 @@ def test_power_law_fit_and_attention_memory():
 
 def test_segment_large_and_forward_timer(checkpoints):
     backbone, _ = load_pretrained("afno", checkpoints)
-    model = fewshot.SegmentationModel(backbone, 4)
+    model = SegmentationModel(backbone, 4)
     pred = fewshot.segment_large(model, torch.rand(3, 64, 96), device="cpu")
     assert pred.shape == (64, 96) and pred.dtype == torch.long
     grad_modes: list[bool] = []

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from afno_tutorial.huge_pages import HUGE_PAGE_BYTES, advise_huge_pages, huge_pages_available
+from afno_tutorial.mixers._cpu.huge_pages import HUGE_PAGE_BYTES, advise_huge_pages, huge_pages_available
 
 
 def test_advice_is_given_for_large_fresh_tensors_where_huge_pages_exist() -> None:

@@ -7,7 +7,7 @@ import torch
 
 from afno_tutorial import AFNO2d, SpectralConv2d, spectral
 from afno_tutorial.flops import mixer_flops
-from afno_tutorial.ladder import (
+from afno_tutorial.lessons.ladder import (
     build_rung_model,
     counted_matmul_flops,
     fno_max_modes,

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 
 from afno_tutorial import AFNO2d, SelfAttention2d  # noqa: E402
 from afno_tutorial.bench import CopyFloor, main, target_checks  # noqa: E402
-from afno_tutorial.op_profile import (  # noqa: E402
+from afno_tutorial.bench.profile import (  # noqa: E402
     KINDS,
     check_profile_device,
     format_profile,

@@ -1,4 +1,4 @@
-"""Releasing PyTorch's OpenMP workers before SciPy's transforms (afno_tutorial.openmp)."""
+"""Releasing PyTorch's OpenMP workers before SciPy's transforms (afno_tutorial.mixers._cpu.openmp)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from afno_tutorial import openmp
-from afno_tutorial.mixers import afno_pocketfft
+from afno_tutorial.mixers._cpu import pocketfft as afno_pocketfft
+from afno_tutorial.mixers._cpu import openmp
 
 LIBGOMP = openmp.release_available() and any("gomp" in p for p in openmp._loaded_runtime_paths())
 

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from afno_tutorial import spectral
-from afno_tutorial.images import load_image
-from afno_tutorial.resolution import norm_scaling
-from afno_tutorial.truncation import apply_spectral_mask, lowpass, relative_error, truncation_curve
+from afno_tutorial.lessons.images import load_image
+from afno_tutorial.lessons.resolution import norm_scaling
+from afno_tutorial.lessons.truncation import apply_spectral_mask, lowpass, relative_error, truncation_curve
 
 
 def test_lowpass_keeps_exactly_the_kept_bins():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from afno_tutorial.images import load_image
+from afno_tutorial.lessons.images import load_image
 from afno_tutorial.viz import convolution as vconv
 from afno_tutorial.viz import spectra, widgets
 

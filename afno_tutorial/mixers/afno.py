@@ -16,8 +16,8 @@ from torch import nn
 
 from .. import spectral
 from ..checks import check_nonnegative_float, check_positive_int, check_tokens
-from .afno_pocketfft import afno_pocketfft
-from .afno_tiled import DEFAULT_TILE_BYTES, afno_tiled
+from ._cpu.pocketfft import afno_pocketfft
+from ._cpu.tiled import DEFAULT_TILE_BYTES, afno_tiled
 
 PATHS = ("auto", "plain", "pocketfft", "tiled")
 # Inputs above these sizes take the pocketfft path under path="auto": a forward that records no graph above
@@ -49,9 +49,9 @@ class AFNO2d(nn.Module):
             (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
         path: how the mixer is computed on a CPU; all give the same numbers (tested).
             ``"pocketfft"``: channels-last with SciPy's FFT, which keeps the channels innermost, so nothing is
-            transposed (:mod:`~afno_tutorial.mixers.afno_pocketfft`; a hand-written backward).
+            transposed (:mod:`~afno_tutorial.mixers._cpu.pocketfft`; a hand-written backward).
             ``"tiled"``: PyTorch's FFT one channel block at a time, transposing each tile into the FFT's layout
-            (:mod:`~afno_tutorial.mixers.afno_tiled`; a hand-written backward; peak memory the output plus one
+            (:mod:`~afno_tutorial.mixers._cpu.tiled`; a hand-written backward; peak memory the output plus one
             tile's temporaries).
             ``"plain"``: the whole-tensor computation that autograd differentiates, which is also the path on every
             other device.

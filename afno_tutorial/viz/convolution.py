@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ..convolution import circular_conv2d, conv_flops, crossover_kernel_size, fft_conv2d
+from ..lessons.convolution import circular_conv2d, conv_flops, crossover_kernel_size, fft_conv2d
 
 
 def plot_convolution_theorem(image: torch.Tensor, kernel: torch.Tensor) -> Figure:
@@ -32,7 +32,7 @@ def plot_convolution_timing(
 ) -> Figure:
     """Measured seconds of both routes against kernel size (log-log), with the idealised flop counts beside.
 
-    ``timings`` from :func:`afno_tutorial.convolution.time_convolutions`.
+    ``timings`` from :func:`afno_tutorial.lessons.convolution.time_convolutions`.
     """
     sizes = timings["kernel_size"]
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 3.8))

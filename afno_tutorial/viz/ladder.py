@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..ladder import hilbert_transform
+from ..lessons.ladder import hilbert_transform
 
 
 def _smooth(values: Sequence[float], window: int) -> np.ndarray:
@@ -21,7 +21,7 @@ def _smooth(values: Sequence[float], window: int) -> np.ndarray:
 def plot_ladder(rows: Sequence[dict], measure_grid: tuple[int, int]) -> Figure:
     """Six panels, one bar per rung: mixer parameters, GFLOPs, forward time, peak memory, test PSNR, loss curves.
 
-    ``rows`` from :func:`afno_tutorial.ladder.run_ladder`.
+    ``rows`` from :func:`afno_tutorial.lessons.ladder.run_ladder`.
     """
     if not rows:
         raise ValueError("rows: expected at least one rung")
@@ -62,7 +62,7 @@ def plot_nonadaptive_demo(decomposition: dict[str, torch.Tensor], size: int = 16
 
     Left: ``H`` applied to a unit impulse at the centre of a ``size x size`` grid (the only spatial pattern rung 3
     can produce; nothing about it is learned). Right: every entry of ``mixer(x) - x`` against ``x A + (H x) B``
-    (``decomposition`` from :func:`afno_tutorial.ladder.nonadaptive_decomposition`).
+    (``decomposition`` from :func:`afno_tutorial.lessons.ladder.nonadaptive_decomposition`).
     """
     delta = torch.zeros(1, size, size, 1, dtype=torch.float64)
     delta[0, size // 2, size // 2, 0] = 1.0

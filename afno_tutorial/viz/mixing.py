@@ -17,7 +17,7 @@ def plot_jacobian_maps(maps: dict[str, torch.Tensor], token: tuple[int, int],
     """One panel per mixer: ``||d y_t / d x_s||`` over input tokens ``s`` (each panel scaled to its max).
 
     Args:
-        maps: name -> ``(H, W)`` map from :func:`afno_tutorial.jacobian.token_jacobian_map`.
+        maps: name -> ``(H, W)`` map from :func:`afno_tutorial.lessons.jacobian.token_jacobian_map`.
         token: the output token ``t = (i, j)``, marked with a cross.
         image: optional ``(H_img, W_img)`` or ``(3, H_img, W_img)`` image the tokens come from, shown first.
     """
@@ -64,7 +64,7 @@ def plot_shift_errors(errors: dict[str, list[float]], shifts: Sequence[tuple[int
 
 
 def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, float]] | None = None) -> Figure:
-    """Left: :func:`afno_tutorial.resolution.resolution_consistency` per mixer. Right (optional): test PSNR of
+    """Left: :func:`afno_tutorial.lessons.resolution.resolution_consistency` per mixer. Right (optional): test PSNR of
     trained models at their training resolution and at twice it (``name -> (native, double)``)."""
     ncols = 2 if psnr else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3.6), squeeze=False)
@@ -112,7 +112,7 @@ def plot_lambda_effect(survival: torch.Tensor, mixing: torch.Tensor, lam: float,
     """Which modes survive ``S_lambda`` and what the mixer adds to its input at that ``lambda``.
 
     Args:
-        survival: ``(H, W//2 + 1)`` from :func:`afno_tutorial.sparsity.surviving_fraction_map`.
+        survival: ``(H, W//2 + 1)`` from :func:`afno_tutorial.lessons.sparsity.surviving_fraction_map`.
         mixing: ``(H, W)`` per-token norm of ``mixer(x) - x`` for one image.
         zeroed: the overall fraction of zeroed coefficients.
     """

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..bench import fit_slope
+from ..bench.harness import fit_slope
 
 _QUANTITIES = {"time_s": ("time per call (s)", 1.0), "memory_bytes": ("peak memory (MiB)", 2.0**-20),
                "flops": ("theoretical GFLOP", 1e-9)}  # fmt: skip
@@ -117,7 +117,7 @@ def plot_sweep(results: Sequence[dict[str, Any]]) -> Figure:
 def plot_profile(results: Sequence[dict[str, Any]], title: str | None = None) -> Figure:
     """Stacked bars of the time per call by kind of work, one bar per profiled row (``run_benchmark`` or
     ``sweep_afno`` with ``profile=True``): which costs shrink with a setting and which stay."""
-    from ..op_profile import KINDS
+    from ..bench.profile import KINDS
 
     rows = [r for r in results if r.get("profile")]
     if not rows:

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .. import spectral
-from ..truncation import apply_spectral_mask, lowpass, relative_error
+from ..lessons.truncation import apply_spectral_mask, lowpass, relative_error
 
 
 def _rows_sorted(a: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -181,7 +181,7 @@ def plot_lowpass(image: torch.Tensor, modes: int) -> Figure:
 
 
 def plot_truncation_curve(curve: dict[str, list[float]]) -> Figure:
-    """Relative error against kept modes ``m`` (from :func:`afno_tutorial.truncation.truncation_curve`)."""
+    """Relative error against kept modes ``m`` (from :func:`afno_tutorial.lessons.truncation.truncation_curve`)."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(curve["modes"], curve["error"], "o-", label="relative error")
     ax.plot(curve["modes"], curve["kept_fraction"], "s--", label="fraction of rfft2 bins kept")
@@ -196,7 +196,7 @@ def plot_truncation_curve(curve: dict[str, list[float]]) -> Figure:
 def plot_norm_scaling(table: dict[str, list[float]]) -> Figure:
     """Magnitude of one Fourier coefficient of the same function sampled at growing resolutions, per ``norm``.
 
-    ``table`` from :func:`afno_tutorial.resolution.norm_scaling`.
+    ``table`` from :func:`afno_tutorial.lessons.resolution.norm_scaling`.
     """
     fig, ax = plt.subplots(figsize=(6, 3.6))
     sizes = table["size"]

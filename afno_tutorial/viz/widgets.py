@@ -67,7 +67,7 @@ def lambda_widget(mixer, x: torch.Tensor, lam: float = 0.01) -> widgets.VBox:
         x: ``(B, H, W, C)`` tokens entering it (the map of ``mixer(x) - x`` shows the first image).
         lam: initial ``lambda`` (between 1e-4 and 10).
     """
-    from ..sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
+    from ..lessons.sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
     from .mixing import plot_lambda_effect
 
     if not 1e-4 <= lam <= 10:
@@ -93,8 +93,8 @@ def jacobian_widget(mixers: dict, inputs: dict[str, torch.Tensor], token: tuple[
         token: initial ``(i, j)``.
         image: optional image shown beside the maps.
     """
-    from ..jacobian import token_jacobian_map
-    from ..probes import mixing_part
+    from ..lessons.jacobian import token_jacobian_map
+    from ..lessons.probes import mixing_part
     from .mixing import plot_jacobian_maps
 
     height, width = next(iter(inputs.values())).shape[1:3]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .mixers import AFNO2d
-from .models import InpaintingModel, VisionBackbone
+from ..mixers import AFNO2d
+from ..models import InpaintingModel, VisionBackbone
 
 
 def mixing_part(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:

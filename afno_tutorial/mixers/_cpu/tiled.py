@@ -36,9 +36,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from .. import spectral
-from ..huge_pages import advise_huge_pages
-from .afno_block_mlp import BlockMLP
+from ... import spectral
+from .block_mlp import BlockMLP
+from .huge_pages import advise_huge_pages
 
 # Bytes of one tile's input; its spectrum and output are about as large again each, so a few tiles' worth stays
 # within a 32 MiB last-level cache. A 256x256 grid with 32 channels (one block at C=256) is exactly one tile.

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import torch
 
-from . import spectral
-from .mixers import AFNO2d
+from .. import spectral
+from ..mixers import AFNO2d
 
 
 def _check(mixer: object, x: torch.Tensor) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from .checks import check_positive_int
+from ..checks import check_positive_int
 
 KINDS = (
     "FFT, real to complex",

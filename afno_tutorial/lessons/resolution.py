@@ -14,8 +14,8 @@ from typing import Sequence
 
 import torch
 
-from . import spectral
-from .checks import check_positive_int
+from .. import spectral
+from ..checks import check_positive_int
 
 
 def sample_function(size: int, frequency: tuple[int, int] = (1, 2)) -> torch.Tensor:

@@ -6,8 +6,8 @@
 
 Protocol (the same for every mixer):
 
-1. Backbone: the shipped inpainting-pretrained one (``afno_tutorial/checkpoints/<mixer>.pt``, see
-   :mod:`afno_tutorial.pretrain`), or a randomly initialised one (``--init random``, the control that shows what
+1. Backbone: the shipped inpainting-pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
+   :mod:`afno_tutorial.fewshot.pretrain`), or a randomly initialised one (``--init random``, the control that shows what
    pretraining adds). Both saw no labels and none of the ``"novel"`` texture classes.
 2. Support set: ``K`` labelled images of the ``"novel"`` classes; seed ``s`` draws its own images (the K = 1 set is
    inside the K = 5 set, inside the K = 10 set) and initialises the head.
@@ -32,15 +32,16 @@ from pathlib import Path
 
 import torch
 
-from .bench import fit_slope, time_step
-from .config import describe_device, seed_everything, versions
-from .config import device as pick_device
-from .data import SegmentationSet, make_segmentation_set
-from .masking import masked_mse, random_patch_mask
-from .models import InpaintingModel, SegmentationModel, VisionBackbone
-from .pretrain import MIXERS, load_pretrained
+from ..bench.harness import fit_slope, time_step
+from ..config import describe_device, seed_everything, versions
+from ..config import device as pick_device
+from ..data import SegmentationSet, make_segmentation_set
+from ..masking import masked_mse, random_patch_mask
+from ..models import InpaintingModel, SegmentationModel, VisionBackbone
+
 # predict_masks is re-exported: notebook 05 calls fewshot.predict_masks.
-from .train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation  # noqa: F401
+from ..train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation  # noqa: F401
+from .pretrain import MIXERS, load_pretrained
 
 TEST_START = 0
 SUPPORT_START = 100_000  # support images of seed s: SUPPORT_START + 1000 s + (0 .. K-1), disjoint from the test set
@@ -229,7 +230,7 @@ def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "p
 
 def save_results(results: dict, out: str | Path) -> list[Path]:
     """Write ``results.json``, ``results.csv`` and ``fewshot_miou.png`` to ``out``; returns the paths."""
-    from .viz.segmentation import plot_miou_bars
+    from ..viz.segmentation import plot_miou_bars
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -357,7 +358,3 @@ def main(argv: list[str] | None = None) -> int:
     for path in save_results(results, out):
         print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -116,7 +116,7 @@ class BufferPool:
             }
 
 
-#: The pool of the pocketfft AFNO path (:mod:`afno_tutorial.mixers.afno_pocketfft`); ``POOL.enabled = False`` turns
+#: The pool of the pocketfft AFNO path (:mod:`afno_tutorial.mixers._cpu.pocketfft`); ``POOL.enabled = False`` turns
 #: pooling off, ``POOL.clear()`` frees what it holds.
 POOL = BufferPool()
 

@@ -28,11 +28,11 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import spectral
-from .checks import check_pair, check_positive_int
-from .config import describe_device, seed_everything
-from .mixers import AFNO2d, build_mixer
-from .models import InpaintingModel, VisionBackbone
+from .. import spectral
+from ..checks import check_pair, check_positive_int
+from ..config import describe_device, seed_everything
+from ..mixers import AFNO2d, build_mixer
+from ..models import InpaintingModel, VisionBackbone
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def measure_mixer(
     (matrix products, a complex multiply-add as 2 FLOPs, so 4x it equals ``mixing_flops`` for the spectral mixers);
     time and memory of an inference forward (``torch.no_grad``).
     """
-    from .flops import mixer_flops
+    from ..flops import mixer_flops
 
     height, width = check_pair(grid_size, "grid_size")
     dev = torch.device(device)
@@ -270,7 +270,7 @@ def run_ladder(
     """
     from tqdm.auto import tqdm
 
-    from .train import evaluate_inpainting
+    from ..train import evaluate_inpainting
 
     if train_images.ndim != 4 or train_images.shape[-1] != train_images.shape[-2]:
         raise ValueError(f"train_images: expected (N, C, S, S), got {tuple(train_images.shape)}")
@@ -395,7 +395,7 @@ def _train_rung(rung: Rung, train_images: torch.Tensor, dim: int, depth: int, pa
                 batch_size: int, lr: float, seed: int, device: torch.device | str,
                 progress: bool) -> tuple[InpaintingModel, dict]:
     """Build ``rung``'s inpainting model from ``seed`` and train it; the one recipe every comparison shares."""
-    from .train import pretrain_inpainting
+    from ..train import pretrain_inpainting
 
     seed_everything(seed)
     model = build_rung_model(rung, dim=dim, depth=depth, img_size=train_images.shape[-1], patch_size=patch_size,

@@ -7,7 +7,7 @@ need the same cores, the spinning workers take CPU time from it. On this project
 first, and without the operator the release changed nothing (``benchmarks/openmp_release.py``). Setting
 ``OMP_WAIT_POLICY=PASSIVE`` before start-up removes the slowdown too, but then every parallel operator wakes its
 workers from sleep, a cost AFNO's many small matrix products would pay each time. AFNO's CPU path
-(:mod:`afno_tutorial.mixers.afno_pocketfft`) hands the cores from PyTorch's matrix products to SciPy's transforms
+(:mod:`afno_tutorial.mixers._cpu.pocketfft`) hands the cores from PyTorch's matrix products to SciPy's transforms
 and back twice per forward and twice per backward.
 
 :func:`release_threads` asks the OpenMP runtime to let go of the calling thread's workers now

@@ -143,7 +143,7 @@ def measure_pair(a: tuple[str, str], b: tuple[str, str], grid: int, dim: int, ba
                  device: str = "cpu", cycles: int = 31, warmup_seconds: float = 1.0) -> dict[str, Any]:
     """:func:`paired_times` of two benchmark configurations, each ``(mixer spec, mode)`` as in
     :func:`afno_tutorial.bench.run_benchmark`, on one ``grid x grid`` input of ``dim`` channels, in this process."""
-    from .bench import _parse_dtype, _setup, parse_mixer_spec
+    from .harness import _parse_dtype, _setup, parse_mixer_spec
 
     dev, torch_dtype = torch.device(device), _parse_dtype(dtype)
     (_, _, step_a), (_, _, step_b) = (_setup(parse_mixer_spec(spec), grid, dim, batch, dev, torch_dtype, mode)
@@ -168,7 +168,7 @@ def measure_target_pairs(grid: int, dim: int, batch: int = 1, dtype: str = "floa
     """
     from tqdm.auto import tqdm
 
-    from .bench import _run_child
+    from .harness import _run_child
 
     if isolate and device != "cpu":
         raise ValueError(f"isolate: fresh processes are CPU only, got device {device!r}")

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from . import spectral
+from .. import spectral
 
 
 def apply_spectral_mask(image: torch.Tensor, mask: torch.Tensor, norm: str = "ortho") -> torch.Tensor:

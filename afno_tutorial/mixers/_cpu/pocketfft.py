@@ -7,7 +7,7 @@ PyTorch's CPU FFTs return the transformed axis innermost whatever the input's la
 channels at once with SIMD instructions (just what the unit-stride channel axis offers), and a complex transform
 with ``overwrite_x=True`` works in place, strided views included. So this path never transposes anything and
 needs one spectrum. It takes the spectrum, the buffers kept for the backward, the output and the input's gradient
-from a pool of buffers reused from call to call (:mod:`afno_tutorial.buffer_pool`): their pages are then mapped
+from a pool of buffers reused from call to call (:mod:`afno_tutorial.mixers._cpu.buffer_pool`): their pages are then mapped
 already, not faulted in afresh on every call (``benchmarks/buffer_pool.py`` measures a training step with and
 without the pool):
 
@@ -50,10 +50,10 @@ import scipy.fft
 import torch
 from torch.autograd.function import once_differentiable
 
-from .. import spectral
-from ..buffer_pool import POOL, pooled_tensor
-from ..openmp import release_threads
-from .afno_block_mlp import BlockMLP
+from ... import spectral
+from .block_mlp import BlockMLP
+from .buffer_pool import POOL, pooled_tensor
+from .openmp import release_threads
 
 
 # Under torch.compile this runs as one eager call (a graph break): Dynamo cannot trace into SciPy, and the
@@ -107,9 +107,9 @@ def kept_row_ranges(height: int, m_y: int) -> list[tuple[int, int]]:
 
 def scipy_fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
     """``scipy.fft.<name>(a, **kwargs)`` on ``torch.get_num_threads()`` threads, named ``scipy.fft.<name>`` for
-    ``torch.profiler`` (:mod:`afno_tutorial.op_profile` counts it as an FFT).
+    ``torch.profiler`` (:mod:`afno_tutorial.bench.profile` counts it as an FFT).
 
-    PyTorch's OpenMP workers are released first (:func:`afno_tutorial.openmp.release_threads`): left spinning
+    PyTorch's OpenMP workers are released first (:func:`afno_tutorial.mixers._cpu.openmp.release_threads`): left spinning
     after the matrix products, they made the transform that follows take 1.37x as long on a 2-core CPU
     (``benchmarks/openmp_release.py``)."""
     release_threads()
@@ -129,10 +129,10 @@ _INVERSE_INORM = {"backward": 2, "ortho": 1, "forward": 0}
 
 def rfft_pooled(x: np.ndarray, norm: str) -> np.ndarray:
     """``scipy.fft.rfft(x, axis=2, norm=norm)`` of a C-contiguous real ``x: (B, H, W, C)``, written into a buffer of
-    :data:`~afno_tutorial.buffer_pool.POOL`: ``(B, H, W//2+1, C)`` complex.
+    :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`: ``(B, H, W//2+1, C)`` complex.
 
     The spectrum is as large as the input and lives only within one call; from the pool its pages are already
-    mapped (``afno_tutorial.buffer_pool``). Without SciPy's ``pypocketfft`` binding this is plain
+    mapped (``afno_tutorial.mixers._cpu.buffer_pool``). Without SciPy's ``pypocketfft`` binding this is plain
     :func:`scipy_fft`."""
     if _pypocketfft is None or not x.flags.c_contiguous:
         return scipy_fft("rfft", x, axis=2, norm=norm)
@@ -145,7 +145,7 @@ def rfft_pooled(x: np.ndarray, norm: str) -> np.ndarray:
 
 def irfft_pooled(half: np.ndarray, width: int, norm: str) -> np.ndarray:
     """``scipy.fft.irfft(half, n=width, axis=2, norm=norm)`` of a C-contiguous complex ``half: (B, H, W//2+1, C)``,
-    written into a buffer of :data:`~afno_tutorial.buffer_pool.POOL`: ``(B, H, width, C)`` real.
+    written into a buffer of :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`: ``(B, H, width, C)`` real.
 
     This is the array the path returns (the output, or the input's gradient), so its buffer stays taken for as long
     as the caller holds the tensor over it. Without SciPy's ``pypocketfft`` binding this is plain :func:`scipy_fft`."""

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from .checks import check_positive_int
+from ..checks import check_positive_int
 
 
 def _check_image_kernel(image: torch.Tensor, kernel: torch.Tensor) -> tuple[torch.Tensor, bool]:

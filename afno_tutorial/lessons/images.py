@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checks import check_positive_int
+from ..checks import check_positive_int
 
 _NAMES = ("camera", "astronaut", "coffee", "chelsea", "brick", "grass", "gravel", "coins", "moon")
 

@@ -19,9 +19,9 @@ memory exceeds the budget is skipped and recorded with its estimate. ``--isolate
 fresh process as well, so that configurations compare like for like; ``--rounds N`` times all configurations N
 times over, round after round, and reports the median, so that slow drifts of a machine's speed fall on all of
 them alike. ``--profile`` adds the time per call split by kind of work (FFTs, matrix products, copies, ...;
-:mod:`afno_tutorial.op_profile`). ``--paired CYCLES`` also times each timing target's two configurations
+:mod:`afno_tutorial.bench.profile`). ``--paired CYCLES`` also times each timing target's two configurations
 alternately in one process at the largest grid and reports the median of the per-cycle ratios with its quartiles
-(:mod:`afno_tutorial.paired_timing`): the estimate that a machine's drift disturbs least. Theoretical FLOPs come
+(:mod:`afno_tutorial.bench.paired`): the estimate that a machine's drift disturbs least. Theoretical FLOPs come
 from :mod:`afno_tutorial.flops` (forward; forward+backward counted as 3x forward).
 """
 
@@ -46,16 +46,22 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from . import flops as flops_mod
-from . import spectral
-from .buffer_pool import POOL
-from .checks import check_positive_int
-from .config import describe_device, versions
-from .mixers import AFNO2d, available_mixers, build_mixer
-from .mixers.afno_pocketfft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
-from .op_profile import check_profile_device, format_profile, kernel_seconds, profile_step
-from .paired_timing import (FORWARD_BACKWARD_LIMIT, FORWARD_LIMIT, FRACTION_LIMIT, POOLED_FLOOR, format_pairs,
-                            measure_target_pairs)
+from .. import flops as flops_mod
+from .. import spectral
+from ..checks import check_positive_int
+from ..config import describe_device, versions
+from ..mixers import AFNO2d, available_mixers, build_mixer
+from ..mixers._cpu.buffer_pool import POOL
+from ..mixers._cpu.pocketfft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
+from .paired import (
+    FORWARD_BACKWARD_LIMIT,
+    FORWARD_LIMIT,
+    FRACTION_LIMIT,
+    POOLED_FLOOR,
+    format_pairs,
+    measure_target_pairs,
+)
+from .profile import check_profile_device, format_profile, kernel_seconds, profile_step
 
 DEFAULT_MIXERS = ("afno", "attention", "gfn", "fno")
 DEFAULT_GRIDS = (16, 32, 64, 128, 256)
@@ -87,7 +93,7 @@ class FFTRoundTrip(nn.Module):
     ``AFNO2d`` at that fraction): what truncation saves in the transforms themselves.
 
     ``pooled=True`` (SciPy only): the spectrum and the output are written into buffers of
-    :data:`~afno_tutorial.buffer_pool.POOL`, as AFNO's pocketfft path writes its own, so their pages are not faulted
+    :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`, as AFNO's pocketfft path writes its own, so their pages are not faulted
     in afresh on every call. The targets are set against the bare round trip (``pooled=False``); this one shows how
     much of AFNO's distance to it is the memory both could save.
     """
@@ -120,7 +126,7 @@ class FFTRoundTrip(nn.Module):
 def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int], pooled: bool = False) -> torch.Tensor:
     """``x: (B, H, W, C)`` -> the field of its kept bins ``|k_y| < m_y, k_x < m_x`` (all of ``x`` when every bin is
     kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``; with ``pooled`` the spectrum and the output
-    are buffers of :data:`~afno_tutorial.buffer_pool.POOL`."""
+    are buffers of :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`."""
     (m_y, m_x), (height, width) = modes, x.shape[1:3]
     real = x.detach().float().contiguous().numpy()
     half = rfft_pooled(real, "ortho") if pooled else scipy_fft("rfft", real, axis=2, norm="ortho")
@@ -408,7 +414,7 @@ def time_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str
                     warmup: int = 1, max_seconds: float = 60.0, profile: bool = False,
                     warmup_seconds: float | None = None,
                     timeout: float = 1800.0) -> dict[str, Any]:
-    """:func:`time_step` (and with ``profile``, :func:`~afno_tutorial.op_profile.profile_step`) of one
+    """:func:`time_step` (and with ``profile``, :func:`~afno_tutorial.bench.profile.profile_step`) of one
     configuration in a fresh Python process on the CPU.
 
     Every configuration then starts from the same process state. In one long process the memory that earlier
@@ -426,12 +432,12 @@ def time_subprocess(spec: MixerSpec, grid: int, dim: int, batch: int, dtype: str
 
 def _child(payload: str) -> None:
     """The child process of :func:`measure_memory_subprocess`, :func:`time_subprocess` and
-    :func:`~afno_tutorial.paired_timing.measure_target_pairs`: prints one JSON line."""
+    :func:`~afno_tutorial.bench.paired.measure_target_pairs`: prints one JSON line."""
     cfg = json.loads(payload)
     torch.set_num_threads(cfg["threads"])
     cpu = torch.device("cpu")
     if cfg["task"] == "paired":
-        from .paired_timing import measure_pair
+        from .paired import measure_pair
 
         print(json.dumps(measure_pair(tuple(cfg["a"]), tuple(cfg["b"]), cfg["grid"], cfg["dim"], cfg["batch"],
                                       cfg["dtype"], "cpu", cfg["cycles"], cfg["warmup_seconds"])))  # fmt: skip
@@ -528,7 +534,7 @@ def run_benchmark(
         memory: also measure peak memory (CPU: a subprocess per configuration).
         progress: a tqdm bar over configurations.
         profile: also split each configuration's time by kind of work (CPU only;
-            :func:`~afno_tutorial.op_profile.profile_step`), stored under ``"profile"`` (JSON, not CSV).
+            :func:`~afno_tutorial.bench.profile.profile_step`), stored under ``"profile"`` (JSON, not CSV).
         isolate: time (and profile) each configuration in a fresh process (CPU only; :func:`time_subprocess`),
             so that configurations compare like for like.
         rounds: time every configuration this many times, round after round over all configurations, and report
@@ -842,7 +848,7 @@ def format_checks(checks: Sequence[dict[str, Any]]) -> str:
 def save_results(results: Sequence[dict[str, Any]], stem: str | Path, command: str | None = None,
                  paired: Sequence[dict[str, Any]] | None = None) -> list[Path]:
     """Write ``stem.csv`` and ``stem.json`` (results plus versions, device, command, slopes, target checks, and the
-    paired target ratios of :func:`~afno_tutorial.paired_timing.measure_target_pairs` when given)."""
+    paired target ratios of :func:`~afno_tutorial.bench.paired.measure_target_pairs` when given)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
@@ -902,7 +908,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="time every configuration this many times, round after round, and report the median")
     parser.add_argument("--paired", type=int, default=0, metavar="CYCLES",
                         help="also time each timing target's pair alternately in one process, CYCLES times each, at "
-                             "the largest grid (afno_tutorial.paired_timing; in a fresh process per pair on CPU)")
+                             "the largest grid (afno_tutorial.bench.paired; in a fresh process per pair on CPU)")
     parser.add_argument("--_child", dest="child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -911,7 +917,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _child(args.child)
         return 0
     if args.replot is not None:
-        from .viz.scaling import plot_scaling
+        from ..viz.scaling import plot_scaling
 
         results = load_results(args.replot)
         print(format_table(results))
@@ -960,14 +966,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for a in (sys.argv[1:] if argv is None else argv)
         )
         paths = save_results(results, args.out, command, paired)
-        from .viz.scaling import plot_scaling
+        from ..viz.scaling import plot_scaling
 
         figure = plot_scaling(results)
         png = Path(args.out).with_suffix(".png")
         figure.savefig(png, dpi=120, bbox_inches="tight")
         print("\nwrote " + ", ".join(str(p) for p in [*paths, png]))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Produce the small pretrained backbones shipped in ``afno_tutorial/fewshot/checkpoints/`` (one per mixer).
+
+    python -m afno_tutorial.pretrain                        # all four mixers, the shipped recipe
+    python -m afno_tutorial.pretrain --mixer afno --steps 500 --out /tmp/mine
+
+Masked-patch inpainting (:func:`afno_tutorial.train.pretrain_inpainting`) on unlabelled procedural images of the
+``"base"`` texture classes. Training state goes to ``--state-dir`` and is resumed, so a run cut short (Ctrl-C or
+``--max-minutes``) continues where it stopped when the same command is run again. Each finished backbone is
+written as ``<out>/<mixer>.pt`` (float16 weights, config, pretraining curve, time per step, device, versions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..config import device as pick_device
+from ..config import seed_everything, versions
+from ..data import make_pretraining_images
+from ..models import InpaintingModel, VisionBackbone
+from ..train import evaluate_inpainting, load_backbone, pretrain_inpainting, save_backbone
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+MIXERS = ("afno", "attention", "gfn", "fno")
+# The shipped recipe: same depth, width, patch size, data and steps for every mixer.
+RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 1000, "batch_size": 32, "lr": 1e-3,
+          "mask_ratio": 0.5, "n_images": 4000, "seed": 0}
+
+
+# FNO keeps a full dim x dim complex matrix per kept mode: with the registry's 8x8 modes a width-64, depth-4
+# backbone has 4.1 million parameters (8 MB in float16). The shipped one keeps 4x4 modes (1.0 million, ~2 MB);
+# every other mixer uses its defaults (AFNO: 8 blocks, all modes; attention: 8 heads; GFN: a full-size filter).
+MIXER_KWARGS = {"fno": {"modes": (4, 4)}}
+
+
+def backbone_config(mixer: str, dim: int, depth: int, patch_size: int, img_size: int) -> dict:
+    """``VisionBackbone(**config)`` arguments of the shipped recipe (see :data:`MIXER_KWARGS`)."""
+    config = {"mixer": mixer, "dim": dim, "depth": depth, "patch_size": patch_size, "img_size": img_size}
+    if mixer in MIXER_KWARGS:
+        config["mixer_kwargs"] = dict(MIXER_KWARGS[mixer])
+    return config
+
+
+def shipped_checkpoint(mixer: str) -> Path:
+    """Path of the shipped backbone for ``mixer`` (may not exist if it was never produced)."""
+    return CHECKPOINT_DIR / f"{mixer}.pt"
+
+
+def load_pretrained(mixer: str, directory: str | Path | None = None) -> tuple[VisionBackbone, dict]:
+    """``(backbone, meta)`` of a pretrained backbone (the shipped one unless ``directory`` is given)."""
+    path = (Path(directory) if directory is not None else CHECKPOINT_DIR) / f"{mixer}.pt"
+    if not path.exists():
+        raise ValueError(
+            f"mixer: no pretrained backbone {path}; produce it with `python -m afno_tutorial.pretrain --mixer {mixer}`"
+        )
+    return load_backbone(path)
+
+
+def pretrain_backbone(
+    mixer: str,
+    *,
+    out: str | Path = CHECKPOINT_DIR,
+    state_dir: str | Path | None = None,
+    images: torch.Tensor | None = None,
+    max_seconds: float | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    **overrides,
+) -> dict | None:
+    """Pretrain one mixer's backbone with :data:`RECIPE` (``overrides`` change entries); returns its meta.
+
+    Returns ``None`` when stopped by ``max_seconds`` before the end (run again to resume).
+    """
+    recipe = {**RECIPE, **overrides}
+    dev = pick_device(device)
+    seed_everything(recipe["seed"])
+    config = backbone_config(mixer, recipe["dim"], recipe["depth"], recipe["patch_size"], recipe["img_size"])
+    model = InpaintingModel(VisionBackbone(**config))
+    if images is None:
+        images = make_pretraining_images(recipe["n_images"], recipe["img_size"], seed=recipe["seed"])
+    state = Path(state_dir) / f"{mixer}-state.pt" if state_dir is not None else None
+    history = pretrain_inpainting(
+        model, images, steps=recipe["steps"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+        mask_ratio=recipe["mask_ratio"], seed=recipe["seed"], device=dev, progress=progress, checkpoint=state,
+        max_seconds=max_seconds, checkpoint_every=100,
+    )
+    if not history["completed"]:
+        return None
+    held_out = make_pretraining_images(200, recipe["img_size"], seed=recipe["seed"] + 10_000)
+    quality = evaluate_inpainting(model, held_out.to(dev), mask_ratio=recipe["mask_ratio"])
+    meta = {
+        "recipe": recipe,
+        "history": {"step": history["step"], "loss": history["loss"]},
+        "seconds_per_step": history["seconds_per_step"],
+        "device": history["device"],
+        "held_out_psnr": quality["psnr"],
+        "parameters": sum(p.numel() for p in model.backbone.parameters()),
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    # float16 storage keeps every shipped file small (FNO's per-mode weights are the largest).
+    save_backbone(model.backbone.cpu(), Path(out) / f"{mixer}.pt", config, meta, dtype=torch.float16)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mixer", nargs="+", default=list(MIXERS), choices=MIXERS)
+    parser.add_argument("--steps", type=int, default=RECIPE["steps"])
+    parser.add_argument("--images", type=int, default=RECIPE["n_images"], help="number of pretraining images")
+    parser.add_argument("--size", type=int, default=RECIPE["img_size"])
+    parser.add_argument("--dim", type=int, default=RECIPE["dim"])
+    parser.add_argument("--depth", type=int, default=RECIPE["depth"])
+    parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument("--state-dir", type=Path, default=Path("runs/pretrain"), help="resumable training state")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--force", action="store_true", help="retrain even if <out>/<mixer>.pt exists")
+    args = parser.parse_args(argv)
+    overrides = {"steps": args.steps, "n_images": args.images, "img_size": args.size, "dim": args.dim, "depth": args.depth}
+    began = time.perf_counter()
+    images = None
+    for mixer in args.mixer:
+        if (args.out / f"{mixer}.pt").exists() and not args.force:
+            print(f"{mixer}: {args.out / f'{mixer}.pt'} exists (use --force to retrain)")
+            continue
+        left = None if args.max_minutes is None else args.max_minutes * 60 - (time.perf_counter() - began)
+        if left is not None and left <= 0:
+            print("time limit reached; run the same command again to continue")
+            return 0
+        if images is None:
+            images = make_pretraining_images(args.images, args.size, seed=RECIPE["seed"])
+        meta = pretrain_backbone(mixer, out=args.out, state_dir=args.state_dir, images=images, max_seconds=left,
+                                 device=args.device, **overrides)
+        if meta is None:
+            print(f"{mixer}: stopped by --max-minutes; run the same command again to resume")
+            return 0
+        print(f"{mixer}: {meta['parameters']:,} parameters, {meta['seconds_per_step'] * 1e3:.0f} ms/step on "
+              f"{meta['device']}, held-out PSNR {meta['held_out_psnr']:.2f} dB -> {args.out / f'{mixer}.pt'}")
+    return 0
