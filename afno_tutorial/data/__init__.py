@@ -3,8 +3,12 @@
 * :func:`make_segmentation_set`, :func:`sample`: the procedural textured-shape / texture-mosaic set.
 * :func:`make_pretraining_images`: unlabelled images from the same generator (base classes).
 * :class:`ImageMaskFolder`: your own images and masks.
+* :class:`Cityscapes`: Cityscapes in its standard layout (bring it yourself), :func:`write_synthetic_cityscapes`;
+  SegFormer's augmentation :class:`SegFormerAugment` and :class:`SegmentationPairs` for pairs in memory.
 """
 
+from .augment import SegFormerAugment, SegmentationPairs
+from .cityscapes import Cityscapes, write_synthetic_cityscapes
 from .folder import ImageMaskFolder
 from .procedural import (
     BASE_CLASSES,
@@ -22,11 +26,14 @@ from .textures import TEXTURES, texture
 
 __all__ = [
     "BASE_CLASSES",
+    "Cityscapes",
     "ImageMaskFolder",
     "LAYOUTS",
     "NOVEL_CLASSES",
     "SHAPES",
     "SPLITS",
+    "SegFormerAugment",
+    "SegmentationPairs",
     "SegmentationSet",
     "TEXTURES",
     "class_names",
@@ -34,4 +41,5 @@ __all__ = [
     "make_segmentation_set",
     "sample",
     "texture",
+    "write_synthetic_cityscapes",
 ]
