@@ -63,7 +63,7 @@ def class_colours() -> np.ndarray:
 
 def label_ids_to_train_ids(label_ids: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Map a label-id image ``(H, W)`` (uint8 or int) to train ids (int64, 255 = ignored)."""
-    ids = torch.as_tensor(np.array(label_ids)).long()
+    ids = label_ids.long() if isinstance(label_ids, torch.Tensor) else torch.from_numpy(np.array(label_ids)).long()
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) > 255):
         raise ValueError(f"label_ids: expected label ids in 0..255, got {int(ids.min())}..{int(ids.max())}")
     return train_id_lut()[ids]
