@@ -167,6 +167,19 @@ def _read_status_kib(key: str) -> int | None:
     return None
 
 
+def _release_free_heap() -> None:
+    """Hand memory the C allocator keeps after frees back to the system (glibc), so that the resident set before a
+    call counts live memory only and the call's own allocations show in its peak."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 def _peak_bytes(call: Callable[[], None], dev: torch.device) -> int | None:
     """Memory one ``call`` adds at its peak (CUDA: allocated; CPU: resident set, Linux only, else None)."""
     gc.collect()
@@ -177,6 +190,7 @@ def _peak_bytes(call: Callable[[], None], dev: torch.device) -> int | None:
         call()
         torch.cuda.synchronize(dev)
         return int(torch.cuda.max_memory_allocated(dev) - before)
+    _release_free_heap()
     try:
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident set to the current one
     except OSError:
