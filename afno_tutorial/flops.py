@@ -96,7 +96,7 @@ def count_flops(mixer: nn.Module, shape: tuple[int, ...] | torch.Tensor) -> int:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             torch.func.functional_call(mixer, meta, (torch.empty(shape, device="meta"),))
         return int(counter.get_total_flops())
-    except (RuntimeError, NotImplementedError, TypeError, ValueError):  # an operator without a meta kernel
+    except Exception:  # noqa: BLE001 - an operator without a meta kernel, data read on the host: count for real
         device = next(iter(state.values())).device if state else torch.device("cpu")
         return count_flops(mixer, torch.randn(shape, device=device))
 

@@ -437,3 +437,14 @@ def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, 
     assert "paired targets:\nAFNO forward / FFT round trip, SciPy (<=) at 64 tokens" in capsys.readouterr().out
     with pytest.raises(ValueError, match="isolate"):
         targets_mod.measure_target_pairs(4, 16, device="cuda", isolate=True)
+
+
+def test_setup_is_seeded_and_leaves_the_callers_random_state_alone() -> None:
+    spec = parse_mixer_spec("gfn")
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    _, x1, _ = bench.setup_step(spec, 4, 8, 1, torch.device("cpu"), torch.float32, "backward")
+    assert torch.equal(torch.rand(3), expected)
+    _, x2, _ = bench.setup_step(spec, 4, 8, 1, torch.device("cpu"), torch.float32, "forward")
+    assert torch.equal(x1.detach(), x2)  # the same input every time

@@ -133,6 +133,8 @@ def load_payload(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"path: {str(path)!r} is not a benchmark results file: expected a JSON object with a "
                          f"'results' list, got {type(payload).__name__}"
                          + (f" with keys {sorted(payload)}" if isinstance(payload, dict) else ""))  # fmt: skip
+    if not rows:
+        raise ValueError(f"path: {str(path)!r} has no rows in its 'results'")
     for i, row in enumerate(rows):
         missing = [key for key in _ROW_KEYS if not isinstance(row, dict) or key not in row]
         if missing:

@@ -134,14 +134,16 @@ def parse_dtype(name: str) -> torch.dtype:
 
 def setup_step(spec: MixerSpec, grid: int, dim: int, batch: int, device: torch.device, dtype: torch.dtype,
                mode: str) -> tuple[nn.Module, torch.Tensor, Callable[[], None]]:  # fmt: skip
-    """``(module, x, step)`` of one configuration: the module of ``spec`` on ``device`` in ``dtype`` (seeded), a
-    random ``x: (batch, grid, grid, dim)`` and :func:`make_step` of them."""
-    torch.manual_seed(0)
-    module = build_bench_mixer(spec, dim, grid).to(device=device, dtype=dtype)
-    if spec.compile:
-        module = torch.compile(module)  # compiled on the warm-up call, which is not timed
-    x = torch.randn(batch, grid, grid, dim, device=device, dtype=dtype)
-    return module, x, make_step(module, x, mode)
+    """``(module, x, step)`` of one configuration: the module of ``spec`` on ``device`` in ``dtype`` and a random
+    ``x: (batch, grid, grid, dim)``, both drawn from seed 0 (the caller's random state is left as it was), and
+    :func:`make_step` of them."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        module = build_bench_mixer(spec, dim, grid).to(device=device, dtype=dtype)
+        if spec.compile:
+            module = torch.compile(module)  # compiled on the warm-up call, which is not timed
+        x = torch.randn(batch, grid, grid, dim, device=device, dtype=dtype)
+        return module, x, make_step(module, x, mode)  # the backward's output gradient is drawn here too
 
 
 __all__ = [
