@@ -10,8 +10,9 @@ Conventions (real FLOPs; a multiply-add counts 2):
 - **mixing**: the part that learns: AFNO's block-diagonal complex MLP, FNO's per-mode weights, GFN's filter
   product, attention's matrix products (query/key/value and output projections plus ``Q K^T`` and ``A V``).
   A complex multiply-add is 8 real FLOPs, a complex product 6.
-- **pointwise**: biases, ReLU, soft-shrink, softmax, the residual add and the Hermitian fix-up, about one FLOP per
-  element and operation (softmax 5 per score). Small next to the rest; counted so that ``total`` is honest.
+- **pointwise**: biases, ReLU, soft-shrink, softmax, the skip (AFNO with ``inner_skip``) and the Hermitian fix-up,
+  about one FLOP per element and operation (softmax 5 per score). Small next to the rest; counted so that
+  ``total`` is honest.
 
 ``total = fft + mixing + pointwise``. ``torch.utils.flop_counter.FlopCounterMode`` counts the matrix products only
 (and a complex product as a real one, i.e. a quarter of its real FLOPs); it does not count FFTs or elementwise work.
