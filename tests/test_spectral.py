@@ -55,7 +55,7 @@ def test_zeroing_the_spectrum_column_before_the_row_inverse_is_a_different_proje
     wrong = z.clone()
     wrong[:, 0] = wrong[:, 0].real
     right = spectral.irfft2_hermitian(z, (6, 6))
-    assert (torch.fft.irfft2(wrong, s=(6, 6), norm="ortho") - right).norm() > 0.3 * right.norm()
+    assert (torch.fft.irfft2(wrong, s=(6, 6), norm="ortho") - right).norm() > 0.1 * right.norm()
 
 
 def test_power_spectrum_parseval():
