@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import pytest
 import torch
@@ -217,3 +218,23 @@ def test_largest_batch_and_prediction_helpers():
     assert largest_batch(lambda b: False) == 0
     assert predict_seconds([256, 512], [1.0, 4.0], 1024) == pytest.approx(16.0)
     assert predict_seconds([256], [1.0], 1024) != predict_seconds([256], [1.0], 1024)  # NaN: one point fits no line
+
+
+def test_the_costs_command_measures_skips_and_appends(tmp_path, capsys):
+    from afno_tutorial.segformer.costs import main
+
+    out = tmp_path / "costs"
+    common = ["--variant", "b0", "--modes", "forward", "--repeats", "1", "--no-progress", "--out", str(out)]
+    assert main(["--configurations", "AFNO, stage 1", "--sizes", "32", "48", "64", "--time-budget", "1e-6", *common]) == 0
+    first = json.loads(out.with_suffix(".json").read_text())
+    statuses = [(r["image_size"], r["status"]) for r in first["rows"]]
+    assert statuses == [(32, "measured"), (48, "measured"), (64, "skipped")]  # 64 predicted over the budget
+    assert first["rows"][0]["timed"] == "first call" and first["rows"][0]["time_s"] > 0
+    assert first["rows"][2]["estimate_s"] > 0 and first["rows"][0]["stage1_tokens"] == 64
+    assert main(["--configurations", "efficient attention", "--sizes", "64", "--append", *common]) == 0
+    both = json.loads(out.with_suffix(".json").read_text())
+    assert [r["configuration"] for r in both["rows"]] == ["efficient attention"] + ["AFNO, stage 1"] * 3
+    assert len(both["commands"]) == 2 and set(both["costs"]) == {"efficient attention", "AFNO, stage 1"}
+    assert out.with_suffix(".csv").read_text().startswith("configuration,")
+    printed = capsys.readouterr().out
+    assert "| AFNO, stage 1 |" in printed and "skipped" in printed

@@ -22,7 +22,6 @@ import csv
 import gc
 import json
 import math
-import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from torch import nn
 
 from ..config import describe_device, versions
 from ..flops import mixer_flops
+from ..measure import peak_memory_bytes, time_step
 from ..train import autocast
 from .engine import segmentation_loss, write_json
 from .model import MixerAdapter, attention_shape, attention_slots, build_segformer, mixer_names
@@ -157,16 +157,6 @@ def _stage_modules(model: nn.Module) -> list[list[nn.Module]]:
 # Time and peak memory of one call
 
 
-def _read_status_kib(key: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _release_free_heap() -> None:
     """Hand memory the C allocator keeps after frees back to the system (glibc), so that the resident set before a
     call counts live memory only and the call's own allocations show in its peak."""
@@ -178,28 +168,6 @@ def _release_free_heap() -> None:
         ctypes.CDLL(name).malloc_trim(0)
     except (OSError, AttributeError, TypeError):
         pass
-
-
-def _peak_bytes(call: Callable[[], None], dev: torch.device) -> int | None:
-    """Memory one ``call`` adds at its peak (CUDA: allocated; CPU: resident set, Linux only, else None)."""
-    gc.collect()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-        torch.cuda.reset_peak_memory_stats(dev)
-        before = torch.cuda.memory_allocated(dev)
-        call()
-        torch.cuda.synchronize(dev)
-        return int(torch.cuda.max_memory_allocated(dev) - before)
-    _release_free_heap()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident set to the current one
-    except OSError:
-        call()
-        return None
-    before = _read_status_kib("VmRSS")
-    call()
-    peak = _read_status_kib("VmHWM")
-    return None if before is None or peak is None else max(0, peak - before) * 1024
 
 
 def make_call(model: nn.Module, mode: str, image_size: int, batch: int, dev: torch.device) -> Callable[[], None]:
@@ -235,23 +203,23 @@ def make_call(model: nn.Module, mode: str, image_size: int, batch: int, dev: tor
 
 def measure(name: str, mode: str, image_size: int, *, variant: str = "b3", batch: int = 1, device: str = "cpu",
             repeats: int = 3, max_seconds: float = 120.0) -> dict:  # fmt: skip
-    """Peak memory of the first call of configuration ``name`` in ``mode``, then the median time of up to ``repeats``
-    more (fewer when they would take over ``max_seconds``), in this process."""
+    """Peak memory of the first call of configuration ``name`` in ``mode`` (:func:`afno_tutorial.measure.peak_memory_bytes`;
+    on the CPU the resident set, after the C allocator has returned its free memory), then its time
+    (:func:`afno_tutorial.measure.time_step`: a warm-up call, then the median of up to ``repeats`` calls that fit
+    in ``max_seconds``), in this process. When the first call alone took longer than ``max_seconds``, its time is
+    the result (``"timed": "first call"``)."""
     dev = torch.device(device)
     call = make_call(build_configuration(name, variant, image_size), mode, image_size, batch, dev)
-    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    if dev.type == "cpu":
+        _release_free_heap()
     start = time.perf_counter()
-    peak = _peak_bytes(call, dev)
-    sync()
+    peak = peak_memory_bytes(call, dev, method="rss")
     first = time.perf_counter() - start
-    times = []
-    for _ in range(max(1, min(repeats, int(max_seconds / max(first, 1e-9))))):
-        sync()
-        start = time.perf_counter()
-        call()
-        sync()
-        times.append(time.perf_counter() - start)
-    return {"time_s": statistics.median(times), "times": times, "first_s": first, "peak_bytes": peak}
+    if first > max_seconds:
+        return {"time_s": first, "times": [first], "first_s": first, "peak_bytes": peak, "timed": "first call"}
+    seconds, times = time_step(call, dev, repeats=repeats, warmup=1, max_seconds=max_seconds, warmup_seconds=0.0)
+    return {"time_s": seconds, "times": times, "first_s": first, "peak_bytes": peak,
+            "timed": f"median of {len(times)} after a warm-up"}
 
 
 def measure_subprocess(name: str, mode: str, image_size: int, timeout: float = 3600.0, **kwargs) -> dict:
@@ -400,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip a call predicted to take longer than this many seconds (and cap the repeats)")
     parser.add_argument("--max-batch", type=int, default=0, help="on CUDA: also find the largest batch up to this")
     parser.add_argument("--out", default=None, help="write OUT.json and OUT.csv")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows of other configurations already in OUT.json (measured in another run)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -413,7 +383,16 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.configurations, args.modes, args.sizes, variant=args.variant, batch=args.batch,
                   device=args.device, repeats=args.repeats, time_budget=args.time_budget, max_batch=args.max_batch,
                   progress=not args.no_progress)  # fmt: skip
-    results["command"] = "python -m afno_tutorial.segformer.costs " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m afno_tutorial.segformer.costs " + " ".join(argv if argv is not None else sys.argv[1:])
+    results["commands"] = [command]
+    if args.append and args.out and Path(args.out).with_suffix(".json").exists():
+        earlier = json.loads(Path(args.out).with_suffix(".json").read_text())
+        mine = set(args.configurations)
+        results["rows"] = [r for r in earlier["rows"] if r["configuration"] not in mine] + results["rows"]
+        results["costs"] = {**{k: v for k, v in earlier["costs"].items() if k not in mine}, **results["costs"]}
+        results["commands"] = earlier.get("commands", []) + [command]
+        order = list(CONFIGURATIONS)
+        results["rows"].sort(key=lambda r: (order.index(r["configuration"]), r["mode"], r["image_size"]))
     print(f"SegFormer-{args.variant.upper()}, batch {args.batch}, {results['device']}")
     print(table(results))
     if args.out:

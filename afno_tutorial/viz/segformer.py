@@ -9,17 +9,18 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
-from .segmentation import MIXER_COLOURS
+from .colours import mixer_colour as _registered_colour
 
 IGNORED_COLOUR = (0.0, 0.0, 0.0)
 
 
 def mixer_colour(name: str) -> str:
-    """The one colour of a mixer, for labels like ``"afno"``, ``"AFNO, stage 1"`` or ``"attention (sr 8)"``."""
-    key = name.lower()
-    for mixer, colour in MIXER_COLOURS.items():
-        if key.startswith(mixer) or key.startswith(f"full {mixer}") or key.startswith(f"efficient {mixer}"):
-            return colour
+    """The one colour of the mixer a configuration or slot is named after (``"AFNO, stage 1"``, ``"attention (sr 8)"``,
+    ``"full attention, all stages"``: the registered mixer's colour); grey for anything else."""
+    key = name.lower().removeprefix("full ").removeprefix("efficient ")
+    for mixer in ("afno", "gfn", "fno", "attention"):
+        if key.startswith(mixer):
+            return _registered_colour(mixer)
     return "tab:gray"
 
 
@@ -58,7 +59,7 @@ def plot_architecture(config, image_size: int = 1024, title: str = "") -> Figure
     _box(ax, 4.7, 0.35, 3.0, 0.9, f"{config.num_labels} class scores\n{grids[0][0]} x {grids[0][1]} (1/4 resolution)")
     _arrow(ax, (6.2, 1.75), (6.2, 1.25))
     ax.text(0.2, 1.3, "inside every layer of every stage:", fontsize=8, weight="bold")
-    ax.text(0.2, 0.95, "x = x + attention(norm(x))", fontsize=8, color=MIXER_COLOURS["attention"], weight="bold")
+    ax.text(0.2, 0.95, "x = x + attention(norm(x))", fontsize=8, color=mixer_colour("attention"), weight="bold")
     ax.text(0.2, 0.65, "x = x + MixFFN(norm(x))", fontsize=8)
     ax.text(0.2, 0.3, "the swap replaces the red part only", fontsize=7.5, color="dimgray")
     if title:
