@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 FAST_ENV = "AFNO_TUTORIAL_FAST"
+# The mask label of pixels that no loss or metric counts (unlabelled or void), as in Pascal VOC and Cityscapes.
+IGNORE_INDEX = 255
 
 
 def fast_mode() -> bool:
