@@ -44,6 +44,8 @@ def build_mixer(name: str, dim: int, *, grid_size: tuple[int, int] | None = None
             (the global filter's size, FNO's modes capped to what the grid holds).
         **kwargs: passed to the mixer's constructor.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a mixer name (str), one of {available_mixers()}, got {type(name).__name__} {name!r}")
     if name not in _REGISTRY:
         raise ValueError(f"name: expected one of {available_mixers()}, got {name!r}")
     return _REGISTRY[name](dim, grid_size=grid_size, **kwargs)
