@@ -96,9 +96,9 @@ def check_run_settings(*, steps: int, batch_size: int, lr: float, weight_decay: 
 def uninterrupted() -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) back until the block has run: the block runs whole, then the interrupt is raised.
 
-    Only the main thread receives signals; elsewhere (or where handlers cannot be set) this does nothing.
+    Only the main thread receives signals; elsewhere, or where Python does not own the handler, this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         yield
         return
     pending: list = []
@@ -114,7 +114,7 @@ def uninterrupted() -> Iterator[None]:
         if pending:
             if callable(previous):
                 previous(signal.SIGINT, pending[0])  # the default handler raises KeyboardInterrupt here
-            elif previous is None or previous == signal.SIG_DFL:
+            elif previous == signal.SIG_DFL:
                 raise KeyboardInterrupt
 
 

@@ -16,6 +16,14 @@ from afno_tutorial.fewshot.pretrain import load_pretrained, main, pretrain_backb
 TINY = ["--mixer", "afno", "--steps", "3", "--size", "32", "--dim", "16", "--depth", "1"]
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Ctrl-C as a user's Python has it (raise KeyboardInterrupt), whatever an earlier test left installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _args(tmp_path, images: int, *extra: str) -> list[str]:
     return [*TINY, "--images", str(images), "--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state"),
             *extra]

@@ -18,6 +18,14 @@ CONFIG = dict(dim=16, depth=2, patch_size=4, img_size=16, mixer="afno", mixer_kw
 RUN = dict(steps=8, batch_size=4, progress=False, checkpoint_every=3)
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Ctrl-C as a user's Python has it (raise KeyboardInterrupt), whatever an earlier test left installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _model(seed: int = 0) -> InpaintingModel:
     torch.manual_seed(seed)
     return InpaintingModel(VisionBackbone(**CONFIG))

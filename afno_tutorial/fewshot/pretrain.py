@@ -25,8 +25,9 @@ import torch
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
+from ..loop import load_checkpoint
 from ..models import InpaintingModel, VisionBackbone
-from ..train import evaluate_inpainting, load_backbone, load_checkpoint, pretrain_inpainting, save_backbone
+from ..train import evaluate_inpainting, load_backbone, pretrain_inpainting, save_backbone
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 MIXERS = ("afno", "attention", "gfn", "fno")
