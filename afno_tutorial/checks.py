@@ -6,6 +6,9 @@ import math
 
 import torch
 
+# The mask label of pixels that no loss or metric counts (unlabelled or void), as in Pascal VOC and Cityscapes.
+IGNORE_INDEX = 255
+
 
 def check_positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -93,3 +96,12 @@ def check_float(
     ):
         raise ValueError(f"{name}: expected {expected}, got {value}")
     return value
+
+
+def check_positive_float(value: object, name: str) -> float:
+    """A finite number above 0 (an int will do)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a positive finite number, got {type(value).__name__}")
+    if not (0 < value < float("inf")):
+        raise ValueError(f"{name}: expected a positive finite number, got {value}")
+    return float(value)

@@ -9,9 +9,9 @@ import random
 import numpy as np
 import torch
 
+from ._version import __version__
+
 FAST_ENV = "AFNO_TUTORIAL_FAST"
-# The mask label of pixels that no loss or metric counts (unlabelled or void), as in Pascal VOC and Cityscapes.
-IGNORE_INDEX = 255
 
 
 def fast_mode() -> bool:
@@ -47,8 +47,6 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 def versions() -> dict[str, str]:
     """Versions of Python, PyTorch, NumPy and this package, plus the CPU/GPU in use: print it beside results."""
-    from . import __version__
-
     info = {
         "python": platform.python_version(),
         "torch": torch.__version__,

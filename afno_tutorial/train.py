@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_float, check_positive_int
-from .config import IGNORE_INDEX
+from .checks import IGNORE_INDEX, check_float, check_positive_int
 from .config import device as pick_device
 from .loop import check_run_settings, cosine_schedule, fingerprint, load_checkpoint, save_checkpoint, train_loop
 from .masking import masked_mse, random_patch_mask

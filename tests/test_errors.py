@@ -99,8 +99,8 @@ def test_image_errors():
         (lambda: VisionBackbone(img_size="64"), TypeError, r"^img_size: expected an int or a pair of ints"),
         (lambda: VisionBackbone(dim=16, mlp_ratio=float("nan")), ValueError, r"^mlp_ratio: expected a finite float > 0, got nan"),
         (lambda: VisionBackbone(dim=16, mlp_ratio=float("inf")), ValueError, r"^mlp_ratio: expected a finite float > 0, got inf"),
-        (lambda: build_mixer(["afno"], 8), TypeError, r"^name: expected a mixer name \(str\), one of \['afno'.*got list"),
-        (lambda: build_mixer(None, 8), TypeError, r"^name: expected a mixer name \(str\)"),
+        (lambda: build_mixer(["afno"], 8), TypeError, r"^name: expected a str, got list"),
+        (lambda: build_mixer(None, 8), TypeError, r"^name: expected a str, got NoneType"),
     ],
 )
 def test_backbone_and_registry_arguments_are_named(build, error, message):

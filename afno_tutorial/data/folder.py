@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import IGNORE_INDEX
+from ..checks import IGNORE_INDEX
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # PIL modes whose pixel values are class indices as stored: grey levels (8, 16 or 32 bit), palette indices
@@ -49,7 +49,7 @@ class ImageMaskFolder(torch.utils.data.Dataset):
     An image and its mask share a file stem (``images/cat.jpg`` <-> ``masks/cat.png``). Masks are single-channel
     PNGs whose pixel values are class indices ``0 .. num_classes-1``: grey-level PNGs (8 or 16 bit), palette PNGs
     (read as their palette indices, the Pascal VOC convention; the palette's colours are ignored) or 1-bit PNGs
-    (0 and 1). The label 255 (:data:`afno_tutorial.config.IGNORE_INDEX`, VOC's and Cityscapes' "void") marks pixels
+    (0 and 1). The label 255 (:data:`afno_tutorial.checks.IGNORE_INDEX`, VOC's and Cityscapes' "void") marks pixels
     to ignore: it is never a class, and the training losses and metrics skip it. Every pair is checked when the
     folder is opened: missing folders, unmatched files, mismatched sizes and out-of-range labels raise a
     ``ValueError`` naming the file.
