@@ -41,10 +41,9 @@ EOF
 echo "floors: ${FLOORS[*]}"
 python -m pip install --quiet --only-binary=:all: "${FLOORS[@]}"
 python -m pip install --quiet --no-deps -e .
-python - <<'EOF'
-import importlib.metadata as md, platform
-names = ["torch", "numpy", "scipy", "matplotlib", "ipywidgets", "pillow", "scikit-image", "scikit-learn", "tqdm",
-         "pytest", "nbval", "jupytext", "nbclient", "hypothesis", "ipykernel"]
+python - "${FLOORS[@]}" <<'EOF'
+import importlib.metadata as md, platform, re, sys
+names = [re.split(r"[\[=]", floor)[0] for floor in sys.argv[1:]]
 print("python", platform.python_version(), "|", ", ".join(f"{n} {md.version(n)}" for n in names))
 EOF
 
