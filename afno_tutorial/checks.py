@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+# The mask label of pixels that no loss or metric counts (unlabelled or void), as in Pascal VOC and Cityscapes.
+IGNORE_INDEX = 255
 
 
 def check_positive_int(value: object, name: str) -> int:
@@ -70,6 +75,27 @@ def check_images(x: object, in_chans: int, patch_size: int, name: str = "images"
             f"expected H and W to be multiples of {patch_size}"
         )
     return x
+
+
+def check_float(
+    value: object, name: str, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number in ``[low, high]`` (``low_open``/``high_open`` exclude the end); NaN and inf refused."""
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+    bounds = " and ".join(part for part in (lo, hi) if part)
+    expected = f"a finite float {bounds}" if bounds else "a finite float"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}")
+    value = float(value)
+    if (
+        not math.isfinite(value)
+        or (low is not None and (value <= low if low_open else value < low))
+        or (high is not None and (value >= high if high_open else value > high))
+    ):
+        raise ValueError(f"{name}: expected {expected}, got {value}")
+    return value
 
 
 def check_positive_float(value: object, name: str) -> float:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_images, check_positive_int, check_tokens
+from .checks import check_float, check_images, check_pair, check_positive_int, check_tokens
 from .mixers import build_mixer
 
 
@@ -33,8 +33,7 @@ class DropPath(nn.Module):
 
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop_path: expected a probability in [0, 1), got {p}")
+        check_float(p, "drop_path", low=0.0, high=1.0, high_open=True)
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,8 +68,9 @@ class Block(nn.Module):
     ) -> None:
         super().__init__()
         check_positive_int(dim, "dim")
-        if mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio: expected a positive number, got {mlp_ratio}")
+        check_float(mlp_ratio, "mlp_ratio", low=0.0, low_open=True)
+        if int(dim * mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio: expected dim * mlp_ratio >= 1 (a hidden layer), got {dim} * {mlp_ratio}")
         self.dim = dim
         if isinstance(mixer, str):
             mixer = build_mixer(mixer, dim, grid_size=grid_size, **(mixer_kwargs or {}))
@@ -119,9 +119,11 @@ class VisionBackbone(nn.Module):
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
+        check_positive_int(in_chans, "in_chans")
+        check_positive_int(patch_size, "patch_size")
+        check_positive_int(dim, "dim")
         check_positive_int(depth, "depth")
-        if isinstance(img_size, int):
-            img_size = (img_size, img_size)
+        img_size = check_pair(img_size, "img_size")
         if img_size[0] % patch_size or img_size[1] % patch_size:
             raise ValueError(f"img_size: expected multiples of patch_size={patch_size}, got {tuple(img_size)}")
         self.img_size = tuple(img_size)

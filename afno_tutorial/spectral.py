@@ -258,8 +258,13 @@ def add_channels_first(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _tiling_pays(x: torch.Tensor) -> bool:
-    compiling = getattr(torch, "compiler", None) is not None and torch.compiler.is_compiling()
-    return x.device.type == "cpu" and not compiling and x.numel() * x.element_size() >= 4 * _TILE_BYTES
+    return x.device.type == "cpu" and not _compiling() and x.numel() * x.element_size() >= 4 * _TILE_BYTES
+
+
+def _compiling() -> bool:
+    """``torch.compiler.is_compiling()``, or False on a PyTorch without it (there the tiled path is plain eager)."""
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(is_compiling()) if callable(is_compiling) else False
 
 
 def _tile_rows(channels: int, element_size: int) -> int:

@@ -1,30 +1,40 @@
 """Training: masked-patch inpainting pretraining, few-shot segmentation, metrics (PSNR, IoU) and checkpoints.
 
 Runs on CUDA when available (bf16 autocast; every spectral mixer keeps its FFT part in float32) and on the CPU
-otherwise. Every loop draws step ``s``'s batch and mask from a generator seeded by ``(seed, s)``, and saves the
-model, optimizer, schedule and history to ``checkpoint`` every ``checkpoint_every`` steps, at the end, and when
-interrupted (Ctrl-C): calling it again with the same arguments resumes at the saved step and gives the same
-weights as an uninterrupted run (on the CPU; CUDA kernels may differ in the last bits).
+otherwise. Every trainer runs the loop of :mod:`afno_tutorial.loop`: step ``s`` draws its batch and mask from a
+generator seeded by ``(seed, s)``; the model, optimizer, schedule, step count and history are saved to
+``checkpoint`` every ``checkpoint_every`` steps, at the end, and when interrupted (Ctrl-C, wherever it lands) or
+stopped by a non-finite loss or gradient (the state saved is then the last finite one). Calling the trainer
+again resumes at the saved step and gives the same weights, bit for bit, as an uninterrupted run (on the CPU;
+CUDA kernels may differ in the last bits). A resumed run takes the ``lr`` and ``weight_decay`` passed now (lower
+the learning rate after a divergence and call again); any other setting that differs from the checkpoint's
+(``steps``, ``batch_size``, ``seed``, the images, ...) is refused with an error naming it.
+
+Segmentation masks hold class indices ``0 .. num_classes - 1``; the label :data:`IGNORE_INDEX` (255, as in
+Pascal VOC and Cityscapes) marks pixels that no loss or metric counts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
-import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_positive_int
-from .config import describe_device
+from .checks import IGNORE_INDEX, check_float, check_positive_int
 from .config import device as pick_device
+from .loop import check_run_settings, cosine_schedule, fingerprint, load_checkpoint, save_checkpoint, train_loop
 from .masking import masked_mse, random_patch_mask
 from .models import InpaintingModel, SegmentationModel, VisionBackbone
+
+__all__ = [  # cosine_schedule, save_checkpoint and load_checkpoint live in .loop; kept importable from here
+    "IGNORE_INDEX", "autocast", "chance_miou", "confusion_matrix", "cosine_schedule", "dihedral",
+    "evaluate_inpainting", "evaluate_segmentation", "iou_from_confusion", "load_backbone", "load_checkpoint", "miou",
+    "predict_masks", "pretrain_inpainting", "save_backbone", "save_checkpoint", "train_segmentation",
+]
 
 # ---------------------------------------------------------------------------------------------------------------
 # Shared plumbing
@@ -40,132 +50,6 @@ def autocast(dev: torch.device) -> contextlib.AbstractContextManager:
     if dev.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def cosine_schedule(step: int, steps: int, warmup: int) -> float:
-    """Learning-rate factor: linear warm-up over ``warmup`` steps, then a cosine decay to 0 at ``steps``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """``torch.save`` to a temporary file then rename: an interrupt never leaves a half-written checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    return torch.load(Path(path), map_location="cpu", weights_only=False)
-
-
-def _check_steps(steps: int, batch_size: int, lr: float) -> None:
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    if not lr > 0:
-        raise ValueError(f"lr: expected a positive learning rate, got {lr}")
-
-
-def _train_loop(
-    model: nn.Module,
-    params: list,
-    loss_at: Callable[[int], torch.Tensor],
-    *,
-    steps: int,
-    lr: float,
-    weight_decay: float,
-    checkpoint: str | Path | None,
-    checkpoint_every: int,
-    progress: bool,
-    desc: str,
-    kind: str,
-    dev: torch.device,
-    max_seconds: float | None,
-) -> dict:
-    """AdamW + warm-up/cosine schedule over ``loss_at(step)``, with checkpoint resume; returns the history."""
-    from tqdm.auto import tqdm
-
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    warmup = max(1, min(100, steps // 20))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_schedule(s, steps, warmup))
-    history: dict = {"step": [], "loss": [], "lr": [], "seconds_per_step": float("nan"), "timed_steps": 0,
-                     "steps": steps, "device": describe_device(dev), "completed": False}
-    start = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint)
-        if state.get("kind") != kind:
-            raise ValueError(f"checkpoint: {checkpoint} holds a {state.get('kind')!r} run, expected {kind!r}")
-        if state["history"]["steps"] != steps:
-            raise ValueError(
-                f"steps: the checkpoint {checkpoint} was made for steps={state['history']['steps']}, got {steps}; "
-                "use the same steps (the schedule depends on it) or another checkpoint path"
-            )
-        try:
-            model.load_state_dict(state["model"])
-        except RuntimeError as exc:
-            raise ValueError(f"checkpoint: {checkpoint} does not match this model ({exc})") from exc
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = state["history"]
-        start = state["step"]
-
-    def save(step: int) -> None:
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, {"kind": kind, "step": step, "model": model.state_dict(),
-                                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                         "history": history})
-
-    model.train()
-    step = start
-    timed, began = 0, time.perf_counter()
-    loop_start = began  # for max_seconds; `began` restarts at every checkpoint (timing)
-    bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, leave=False)
-    try:
-        while step < steps:
-            if max_seconds is not None and time.perf_counter() - loop_start > max_seconds:
-                break
-            with autocast(dev):
-                loss = loss_at(step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise FloatingPointError(f"loss is {value} at step {step}; lower lr (got {lr})")
-            history["step"].append(step)
-            history["loss"].append(value)
-            history["lr"].append(optimizer.param_groups[0]["lr"])
-            step += 1
-            timed += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}")
-            if step % checkpoint_every == 0 and step < steps:
-                _update_timing(history, timed, time.perf_counter() - began)
-                timed, began = 0, time.perf_counter()
-                save(step)
-    finally:
-        # Also on KeyboardInterrupt: the steps done so far are kept and the next call resumes after them.
-        bar.close()
-        _update_timing(history, timed, time.perf_counter() - began)
-        history["completed"] = step >= steps
-        save(step)
-    model.eval()
-    return history
-
-
-def _update_timing(history: dict, steps: int, seconds: float) -> None:
-    """Running mean of seconds per step over every session of a (resumed) run."""
-    if steps == 0:
-        return
-    done = history["timed_steps"]
-    old = history["seconds_per_step"] if done else 0.0
-    history["seconds_per_step"] = (old * done + seconds) / (done + steps)
-    history["timed_steps"] = done + steps
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -195,16 +79,23 @@ def pretrain_inpainting(
         images: ``(N, C, H, W)`` float in [0, 1]; each step draws ``batch_size`` of them at random.
         steps: total optimizer steps (AdamW, linear warm-up then cosine decay to 0).
         checkpoint: a file to resume from if it exists and to save to (every ``checkpoint_every`` steps, at the end
-            and on interruption).
+            and on interruption). Resuming takes ``lr`` and ``weight_decay`` from this call; ``steps``,
+            ``batch_size``, ``seed``, ``mask_ratio`` and ``images`` must be the checkpoint's (else a ``ValueError``).
         max_seconds: stop early (saving the checkpoint) after this many seconds; call again to continue.
 
     Returns:
         ``{"step": [...], "loss": [...], "lr": [...], "seconds_per_step": float, "completed": bool, "device": str}``
-        (``loss`` is the masked MSE of each step; ``seconds_per_step`` the mean wall time of the steps run).
+        (``loss`` is the masked MSE of each step; ``seconds_per_step`` the mean wall time of the steps run;
+        ``changes``, when present, lists the steps at which a resumed run changed ``lr`` or ``weight_decay``).
+
+    Raises:
+        FloatingPointError: a non-finite loss or gradient; nothing non-finite was applied or saved.
     """
     if not isinstance(model, InpaintingModel):
         raise TypeError(f"model: expected an InpaintingModel, got {type(model).__name__}")
-    _check_steps(steps, batch_size, lr)
+    check_run_settings(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                       checkpoint_every=checkpoint_every, max_seconds=max_seconds)
+    check_float(mask_ratio, "mask_ratio", low=0.0, high=1.0, high_open=True)
     _check_image_batch(images, model.in_chans, model.backbone.patch_size)
     dev = pick_device(device)
     model.to(dev)
@@ -218,10 +109,13 @@ def pretrain_inpainting(
         batch = data[idx.to(dev)]
         return masked_mse(model(batch, patch_mask).float(), batch, patch_mask)
 
-    return _train_loop(model, list(model.parameters()), loss_at, steps=steps, lr=lr, weight_decay=weight_decay,
-                       checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
-                       desc=f"inpainting ({model.backbone.mixer_name})", kind="inpainting", dev=dev,
-                       max_seconds=max_seconds)
+    settings = {"batch_size": batch_size, "seed": seed, "mask_ratio": mask_ratio}
+    if checkpoint is not None:
+        settings["images"] = fingerprint(images)
+    return train_loop(model, list(model.parameters()), loss_at, steps=steps, lr=lr, weight_decay=weight_decay,
+                      seed=seed, settings=settings, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                      progress=progress, desc=f"inpainting ({model.backbone.mixer_name})", kind="inpainting",
+                      dev=dev, max_seconds=max_seconds, autocast=autocast)
 
 
 def _check_image_batch(images: object, channels: int, patch_size: int) -> None:
@@ -351,6 +245,15 @@ def evaluate_segmentation(
 # Few-shot segmentation
 
 
+def pixel_cross_entropy(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the pixels not labelled :data:`IGNORE_INDEX`: ``logits (B, K, H, W)``, ``masks (B, H, W)``.
+
+    A batch whose pixels are all ignored gives 0 (and no gradient), not the NaN of an empty mean.
+    """
+    total = F.cross_entropy(logits.float(), masks, ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (masks != IGNORE_INDEX).sum().clamp_min(1)
+
+
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k``-th of the 8 flips/rotations (``k`` in 0..7) of the last two axes of ``x``."""
     x = torch.rot90(x, k % 4, dims=(-2, -1))
@@ -384,22 +287,35 @@ def train_segmentation(
 
     Args:
         model: :class:`SegmentationModel`, moved to ``device``, left in eval mode.
-        images: ``(K, C, H, W)`` float; masks: ``(K, H, W)`` int64 class indices ``< model.num_classes``.
+        images: ``(K, C, H, W)`` float; masks: ``(K, H, W)`` int64 class indices ``< model.num_classes``, or
+            :data:`IGNORE_INDEX` (255) for pixels the loss skips.
         lr: defaults to 1e-2 for the head alone, 1e-3 for fine-tuning.
+        checkpoint: as in :func:`pretrain_inpainting` (``lr`` and ``weight_decay`` are taken from this call;
+            ``steps``, ``batch_size``, ``seed``, ``augment``, ``images`` and ``masks`` must be the checkpoint's).
 
     Returns:
-        the history ``{"step", "loss", "lr", "seconds_per_step", ...}`` (loss: pixel cross-entropy).
+        the history ``{"step", "loss", "lr", "seconds_per_step", ...}`` (loss: pixel cross-entropy over the
+        pixels that are not ignored).
     """
     if not isinstance(model, SegmentationModel):
         raise TypeError(f"model: expected a SegmentationModel, got {type(model).__name__}")
     _check_image_batch(images, model.backbone.patch_embed.in_chans, model.backbone.patch_size)
-    if masks.shape != (images.shape[0],) + images.shape[-2:] or masks.dtype != torch.long:
-        raise ValueError(f"masks: expected int64 of shape {(images.shape[0],) + tuple(images.shape[-2:])}, "
-                         f"got {masks.dtype} {tuple(masks.shape)}")
-    if int(masks.min()) < 0 or int(masks.max()) >= model.num_classes:
-        raise ValueError(f"masks: expected labels in 0..{model.num_classes - 1}, got {int(masks.min())}..{int(masks.max())}")
+    expected = (images.shape[0],) + tuple(images.shape[-2:])
+    if not isinstance(masks, torch.Tensor) or masks.shape != expected or masks.dtype != torch.long:
+        got = f"{masks.dtype} {tuple(masks.shape)}" if isinstance(masks, torch.Tensor) else type(masks).__name__
+        raise ValueError(f"masks: expected int64 of shape {expected}, got {got}")
+    if model.num_classes > IGNORE_INDEX:
+        raise ValueError(f"model: num_classes={model.num_classes} reaches the ignore label {IGNORE_INDEX}; "
+                         f"expected at most {IGNORE_INDEX} classes")
+    labelled = masks[masks != IGNORE_INDEX]
+    if labelled.numel() == 0:
+        raise ValueError(f"masks: every pixel is the ignore label {IGNORE_INDEX}; expected some labelled pixels")
+    if int(labelled.min()) < 0 or int(labelled.max()) >= model.num_classes:
+        raise ValueError(f"masks: expected labels in 0..{model.num_classes - 1} (or {IGNORE_INDEX} = ignore), "
+                         f"got {int(labelled.min())}..{int(labelled.max())}")
     lr = (1e-2 if freeze_backbone else 1e-3) if lr is None else lr
-    _check_steps(steps, batch_size, lr)
+    check_run_settings(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                       checkpoint_every=checkpoint_every)
     dev = pick_device(device)
     model.to(dev)
     views = range(8) if augment else range(1)
@@ -425,7 +341,7 @@ def train_segmentation(
             idx = torch.randint(feats.shape[0], (batch_size,), generator=gen).to(dev)
             logits = model.head(feats[idx]).permute(0, 3, 1, 2)
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-            return F.cross_entropy(logits.float(), aug_masks[idx])
+            return pixel_cross_entropy(logits, aug_masks[idx])
 
         params = list(model.head.parameters())
     else:
@@ -438,7 +354,7 @@ def train_segmentation(
             idx = torch.randint(images.shape[0], (batch_size,), generator=gen).to(dev)
             k = int(torch.randint(len(views), (1,), generator=gen)) if size[0] == size[1] else 0
             logits = model(dihedral(data[idx], k))
-            return F.cross_entropy(logits.float(), dihedral(labels[idx], k))
+            return pixel_cross_entropy(logits, dihedral(labels[idx], k))
 
         params = [{"params": model.backbone.parameters(), "lr": lr * 0.1}, {"params": model.head.parameters()}]
 
@@ -460,11 +376,16 @@ def train_segmentation(
         def load_state_dict(self, state, strict: bool = True):
             return model.load_state_dict(state, strict)
 
-    history = _train_loop(_HeadOnly(), params, loss_at, steps=steps, lr=lr, weight_decay=weight_decay,
-                          checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
-                          desc=f"{'head' if freeze_backbone else 'fine-tune'} ({model.backbone.mixer_name})",
-                          kind="segmentation-head" if freeze_backbone else "segmentation-finetune", dev=dev,
-                          max_seconds=None)
+    settings = {"batch_size": batch_size, "seed": seed, "augment": augment}
+    if checkpoint is not None:
+        settings.update(images=fingerprint(images), masks=fingerprint(masks))
+        if freeze_backbone:  # the features were computed from the backbone passed now
+            settings["backbone"] = fingerprint(*model.backbone.state_dict().values())
+    history = train_loop(_HeadOnly(), params, loss_at, steps=steps, lr=lr, weight_decay=weight_decay, seed=seed,
+                         settings=settings, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                         progress=progress, desc=f"{'head' if freeze_backbone else 'fine-tune'} "
+                         f"({model.backbone.mixer_name})", kind="segmentation-head" if freeze_backbone
+                         else "segmentation-finetune", dev=dev, max_seconds=None, autocast=autocast)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
@@ -492,6 +413,8 @@ def load_backbone(path: str | Path) -> tuple[VisionBackbone, dict]:
     if not path.exists():
         raise ValueError(f"path: no backbone checkpoint at {path}")
     blob = load_checkpoint(path)
+    if not {"config", "state_dict"} <= set(blob):
+        raise ValueError(f"path: {path} is not a backbone checkpoint (no config and state_dict; see save_backbone)")
     backbone = VisionBackbone(**blob["config"])
     backbone.load_state_dict(blob["state_dict"])
     backbone.eval()

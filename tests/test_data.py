@@ -181,3 +181,66 @@ def test_folder_rgb_mask_is_rejected(tmp_path):
     imsave(tmp_path / "masks" / "a.png", np.zeros((8, 10, 3), dtype=np.uint8), check_contrast=False)
     with pytest.raises(ValueError, match="single-channel"):
         ImageMaskFolder(tmp_path)
+
+
+def _write_mask(root, stem, array, mode=None, palette=None):
+    from PIL import Image
+
+    image = Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
+    if palette is not None:
+        image = Image.fromarray(array, mode="P")
+        image.putpalette(palette)
+    image.save(root / "masks" / f"{stem}.png")
+
+
+def test_folder_label_255_is_the_ignore_label_not_a_class(tmp_path):
+    _write(tmp_path, ["a"], [])
+    mask = np.zeros((8, 10), dtype=np.uint8)
+    mask[:, 5:] = 1
+    mask[0] = 255
+    _write_mask(tmp_path, "a", mask)
+    folder = ImageMaskFolder(tmp_path)
+    assert folder.num_classes == 2 and len(folder.class_names) == 2
+    assert int((folder[0]["mask"] == 255).sum()) == 10  # kept as the ignore label for losses and metrics
+
+
+def test_folder_labels_beyond_255_are_refused_not_made_classes(tmp_path):
+    _write(tmp_path, ["a"], [])
+    mask = np.zeros((8, 10), dtype=np.uint16)
+    mask[0, 0] = 1000
+    _write_mask(tmp_path, "a", mask)
+    with pytest.raises(ValueError, match=r"^num_classes: cannot infer it: .*a.png has label 1000; expected class indices 0..254"):
+        ImageMaskFolder(tmp_path)
+    with pytest.raises(ValueError, match=r"^masks: .*a.png has label 1000; expected class indices 0..3"):
+        ImageMaskFolder(tmp_path, num_classes=4)
+
+
+def test_folder_palette_masks_are_read_as_their_indices(tmp_path):
+    """Pascal VOC stores masks as palette PNGs: the index is the class, the colour only shows it."""
+    _write(tmp_path, ["a"], [])
+    mask = np.zeros((8, 10), dtype=np.uint8)
+    mask[2:6, 3:7] = 2
+    mask[0, :] = 255
+    palette = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [224, 224, 192] * 253  # VOC-like: 255 drawn cream
+    _write_mask(tmp_path, "a", mask, palette=palette)
+    folder = ImageMaskFolder(tmp_path)
+    assert folder.num_classes == 3
+    assert torch.equal(folder[0]["mask"], torch.from_numpy(mask.astype(np.int64)))
+
+
+def test_folder_one_bit_masks_are_zero_and_one(tmp_path):
+    _write(tmp_path, ["a"], [])
+    mask = np.zeros((8, 10), dtype=np.uint8)
+    mask[:4] = 255
+    _write_mask(tmp_path, "a", mask, mode="1")
+    folder = ImageMaskFolder(tmp_path)
+    assert folder.num_classes == 2
+    assert torch.equal(folder[0]["mask"], torch.from_numpy((mask > 0).astype(np.int64)))
+
+
+def test_folder_wrong_length_class_names_is_named(tmp_path):
+    _write(tmp_path, ["a"], ["a"], label=2)
+    with pytest.raises(ValueError, match=r"^class_names: 2 names, but .*a.png has label 2; expected one name per class"):
+        ImageMaskFolder(tmp_path, class_names=["background", "cat"])
+    with pytest.raises(ValueError, match=r"^class_names: expected 3 names \(num_classes\), got 2"):
+        ImageMaskFolder(tmp_path, num_classes=3, class_names=["background", "cat"])

@@ -88,3 +88,21 @@ def test_image_errors():
         backbone(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"patch_mask: expected a bool tensor of shape \(1, 8, 8\)"):
         InpaintingModel(backbone)(torch.randn(1, 3, 32, 32), torch.zeros(1, 4, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: VisionBackbone(patch_size=0), ValueError, r"^patch_size: expected a positive int, got 0"),
+        (lambda: VisionBackbone(img_size=0), ValueError, r"^img_size: expected positive sizes, got \(0, 0\)"),
+        (lambda: VisionBackbone(img_size=(32, -4)), ValueError, r"^img_size: expected positive sizes"),
+        (lambda: VisionBackbone(img_size="64"), TypeError, r"^img_size: expected an int or a pair of ints"),
+        (lambda: VisionBackbone(dim=16, mlp_ratio=float("nan")), ValueError, r"^mlp_ratio: expected a finite float > 0, got nan"),
+        (lambda: VisionBackbone(dim=16, mlp_ratio=float("inf")), ValueError, r"^mlp_ratio: expected a finite float > 0, got inf"),
+        (lambda: build_mixer(["afno"], 8), TypeError, r"^name: expected a str, got list"),
+        (lambda: build_mixer(None, 8), TypeError, r"^name: expected a str, got NoneType"),
+    ],
+)
+def test_backbone_and_registry_arguments_are_named(build, error, message):
+    with pytest.raises(error, match=message):
+        build()

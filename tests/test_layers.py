@@ -8,7 +8,7 @@ own subpackage, e.g. ``bench.cli`` -> ``bench.harness``):
 3. the mixers (``mixers/``, with their registry and FLOP formulas); ``mixers/_cpu`` (the private CPU fast path)
    is entered from ``mixers/afno.py`` alone, and from ``bench/baselines.py``, whose SciPy FFT floor uses the fast
    path's own transforms so that the floor and AFNO run the same FFT code;
-4. the models (``models``);
+4. the models and the training loop they are trained with (``models``, ``loop``);
 5. training, FLOP counts and the public API (``train``, ``flops``, the package's ``__init__``);
 6. what is built on them: the lessons (``lessons/``), the few-shot pipeline (``fewshot/``), SegFormer
    (``segformer/``) and the benchmark (``bench/``);
@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("afno_tutorial.config", "afno_tutorial.spectral", "afno_tutorial.masking", "afno_tutorial.measure",
               "afno_tutorial.data", "afno_tutorial.data.*")),
     ("mixers", ("afno_tutorial.mixers", "afno_tutorial.mixers.*")),
-    ("models", ("afno_tutorial.models",)),
+    ("models", ("afno_tutorial.models", "afno_tutorial.loop")),
     ("training, FLOP counts, public API", ("afno_tutorial.train", "afno_tutorial.flops", "afno_tutorial")),
     ("lessons, few-shot, SegFormer, benchmark", tuple(f"afno_tutorial.{name}{tail}" for name in (
         "lessons", "fewshot", "segformer", "bench") for tail in ("", ".*"))),

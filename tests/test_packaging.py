@@ -47,9 +47,38 @@ def _wanted(*extras: str) -> set[str]:
     return {CONDA_NAME.get(_name(r), _name(r)) for r in reqs}
 
 
-def test_torch_requirement_is_a_range_not_a_pin():
-    torch_req = [r for r in _pyproject()["project"]["dependencies"] if _name(r) == "torch"]
-    assert torch_req == ["torch>=2.2"]
+def _floors(requirements: list[str]) -> dict[str, str]:
+    return {_name(r): r.split(">=", 1)[1] for r in requirements if ">=" in r}
+
+
+def _conda_floors(path: Path) -> dict[str, str]:
+    found = re.finditer(r"^  - ([A-Za-z0-9_.-]+)>=([0-9][^\s]*)$", path.read_text(), flags=re.M)
+    return {m.group(1).lower(): m.group(2) for m in found if m.group(1) != "python"}
+
+
+def test_requirements_are_floors_not_pins():
+    """Every requirement but the "lab" extra's is ``name>=X``: a floor that scripts/check_floors.sh installs and tests."""
+    project = _pyproject()["project"]
+    extras = [r for name, reqs in project["optional-dependencies"].items() if name != "lab" for r in reqs]
+    for requirement in project["dependencies"] + extras:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+(\[[^\]]*\])?>=[0-9][0-9.]*", requirement), requirement
+
+
+def test_conda_environments_declare_the_same_floors():
+    project = _pyproject()["project"]
+    wanted = {CONDA_NAME.get(k, k): v for k, v in _floors(project["dependencies"]).items()}
+    tests = {CONDA_NAME.get(k, k): v for k, v in _floors(project["optional-dependencies"]["test"]).items()}
+    assert _conda_floors(ROOT / "environment.yml") == {**wanted, **tests}
+    lab = {CONDA_NAME.get(k, k): v for k, v in _floors(project["optional-dependencies"]["lab"]).items()}
+    assert _conda_floors(ROOT / "binder" / "environment.yml") == {**wanted, **lab}
+
+
+def test_the_floors_script_runs_the_readme_test_command():
+    script = (ROOT / "scripts" / "check_floors.sh").read_text().splitlines()
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    command = [line for line in ci if "pytest" in line and not line.startswith("#")]
+    assert command and command[0] in script
+    assert "bash scripts/check_floors.sh" in (ROOT / "README.md").read_text()
 
 
 def test_root_environment_has_every_package():

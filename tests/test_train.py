@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from afno_tutorial import InpaintingModel, SegmentationModel, VisionBackbone
 from afno_tutorial.data import make_pretraining_images, make_segmentation_set
@@ -19,6 +20,7 @@ from afno_tutorial.train import (
     iou_from_confusion,
     load_backbone,
     miou,
+    predict_masks,
     pretrain_inpainting,
     save_backbone,
     train_segmentation,
@@ -218,3 +220,23 @@ def test_segmentation_label_errors(seg_data):
     model = SegmentationModel(VisionBackbone(**CONFIG), 2)
     with pytest.raises(ValueError, match="labels in 0..1"):
         train_segmentation(model, train.images[:2], train.masks[:2], steps=1, progress=False)
+
+
+def test_ignore_label_is_skipped_by_the_loss_and_the_metrics(seg_data):
+    from afno_tutorial.train import IGNORE_INDEX, pixel_cross_entropy
+
+    train, _ = seg_data
+    masks = train.masks[:2].clone()
+    masks[:, :8] = IGNORE_INDEX  # a void band, as in VOC and Cityscapes masks
+    logits = torch.randn(2, train.num_classes, 32, 32)
+    keep = masks != IGNORE_INDEX
+    expected = F.cross_entropy(logits.permute(0, 2, 3, 1)[keep], masks[keep])
+    torch.testing.assert_close(pixel_cross_entropy(logits, masks), expected)
+    assert pixel_cross_entropy(logits, torch.full_like(masks, IGNORE_INDEX)).item() == 0.0  # not the NaN of 0/0
+    torch.manual_seed(0)
+    model = SegmentationModel(VisionBackbone(**CONFIG), train.num_classes)
+    history = train_segmentation(model, train.images[:2], masks, steps=3, progress=False)
+    assert all(math.isfinite(v) for v in history["loss"])
+    result = evaluate_segmentation(model, train.images[:2], masks)
+    pred = predict_masks(model, train.images[:2])
+    assert result["pixel_accuracy"] == pytest.approx(float((pred[keep] == masks[keep]).double().mean()))

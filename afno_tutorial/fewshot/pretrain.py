@@ -5,13 +5,18 @@
 
 Masked-patch inpainting (:func:`afno_tutorial.train.pretrain_inpainting`) on unlabelled procedural images of the
 ``"base"`` texture classes. Training state goes to ``--state-dir`` and is resumed, so a run cut short (Ctrl-C or
-``--max-minutes``) continues where it stopped when the same command is run again. Each finished backbone is
-written as ``<out>/<mixer>.pt`` (float16 weights, config, pretraining curve, time per step, device, versions).
+``--max-minutes``) continues where it stopped when the same command is run again (without ``--force``); a state
+made with other settings (``--steps``, ``--images``, ...) is refused, and ``--force`` discards it and starts from
+scratch. Each finished backbone is written as ``<out>/<mixer>.pt`` (float16 weights, config, pretraining curve,
+time per step, device, versions). Arguments and the output folders are checked before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +25,7 @@ import torch
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
+from ..loop import load_checkpoint
 from ..mixers import available_mixers
 from ..models import InpaintingModel, VisionBackbone
 from ..train import evaluate_inpainting, load_backbone, pretrain_inpainting, save_backbone
@@ -106,39 +112,81 @@ def pretrain_backbone(
     return meta
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
+    return value
+
+
+def _minutes(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of minutes >= 0, got {text}")
+    return value
+
+
+def _check_writable(parser: argparse.ArgumentParser, folder: Path, flag: str) -> None:
+    """Refuse (exit 2) a folder that cannot be created or written, before any work starts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        parser.error(f"{flag}: expected a folder that can be written, cannot write to {folder} ({exc.strerror or exc})")
+
+
+def _unfinished(state: Path) -> bool:
+    """Whether ``state`` holds a training run stopped before its end (to resume even if the output exists)."""
+    return state.exists() and not load_checkpoint(state)["history"].get("completed", False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mixer", nargs="+", default=available_mixers(), choices=available_mixers(),
                         help="registered mixers (default: all)")
-    parser.add_argument("--steps", type=int, default=RECIPE["steps"])
-    parser.add_argument("--images", type=int, default=RECIPE["n_images"], help="number of pretraining images")
-    parser.add_argument("--size", type=int, default=RECIPE["img_size"])
-    parser.add_argument("--dim", type=int, default=RECIPE["dim"])
-    parser.add_argument("--depth", type=int, default=RECIPE["depth"])
+    parser.add_argument("--steps", type=_positive_int, default=RECIPE["steps"])
+    parser.add_argument("--images", type=_positive_int, default=RECIPE["n_images"], help="number of pretraining images")
+    parser.add_argument("--size", type=_positive_int, default=RECIPE["img_size"],
+                        help=f"image size, a multiple of the patch size {RECIPE['patch_size']}")
+    parser.add_argument("--dim", type=_positive_int, default=RECIPE["dim"])
+    parser.add_argument("--depth", type=_positive_int, default=RECIPE["depth"])
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--state-dir", type=Path, default=Path("runs/pretrain"), help="resumable training state")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    parser.add_argument("--max-minutes", type=_minutes, default=None, help="stop (resumably) after this long")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--force", action="store_true", help="retrain even if <out>/<mixer>.pt exists")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain from scratch even if <out>/<mixer>.pt exists (discards saved training state)")
     args = parser.parse_args(argv)
+    if args.size % RECIPE["patch_size"]:
+        parser.error(f"--size: expected a multiple of the patch size {RECIPE['patch_size']}, got {args.size}")
+    _check_writable(parser, args.out, "--out")
+    _check_writable(parser, args.state_dir, "--state-dir")
     overrides = {"steps": args.steps, "n_images": args.images, "img_size": args.size, "dim": args.dim, "depth": args.depth}
     began = time.perf_counter()
     images = None
-    for mixer in args.mixer:
-        if (args.out / f"{mixer}.pt").exists() and not args.force:
-            print(f"{mixer}: {args.out / f'{mixer}.pt'} exists (use --force to retrain)")
-            continue
-        left = None if args.max_minutes is None else args.max_minutes * 60 - (time.perf_counter() - began)
-        if left is not None and left <= 0:
-            print("time limit reached; run the same command again to continue")
-            return 0
-        if images is None:
-            images = make_pretraining_images(args.images, args.size, seed=RECIPE["seed"])
-        meta = pretrain_backbone(mixer, out=args.out, state_dir=args.state_dir, images=images, max_seconds=left,
-                                 device=args.device, **overrides)
-        if meta is None:
-            print(f"{mixer}: stopped by --max-minutes; run the same command again to resume")
-            return 0
-        print(f"{mixer}: {meta['parameters']:,} parameters, {meta['seconds_per_step'] * 1e3:.0f} ms/step on "
-              f"{meta['device']}, held-out PSNR {meta['held_out_psnr']:.2f} dB -> {args.out / f'{mixer}.pt'}")
+    try:
+        for mixer in args.mixer:
+            state = args.state_dir / f"{mixer}-state.pt"
+            if args.force:
+                state.unlink(missing_ok=True)  # from scratch: the old state may hold other data or settings
+            elif (args.out / f"{mixer}.pt").exists() and not _unfinished(state):
+                print(f"{mixer}: {args.out / f'{mixer}.pt'} exists (use --force to retrain)")
+                continue
+            left = None if args.max_minutes is None else args.max_minutes * 60 - (time.perf_counter() - began)
+            if left is not None and left <= 0:
+                print("time limit reached; run the same command (without --force) again to continue")
+                return 0
+            if images is None:
+                images = make_pretraining_images(args.images, args.size, seed=RECIPE["seed"])
+            meta = pretrain_backbone(mixer, out=args.out, state_dir=args.state_dir, images=images, max_seconds=left,
+                                     device=args.device, **overrides)
+            if meta is None:
+                print(f"{mixer}: stopped by --max-minutes; run the same command (without --force) again to resume")
+                return 0
+            print(f"{mixer}: {meta['parameters']:,} parameters, {meta['seconds_per_step'] * 1e3:.0f} ms/step on "
+                  f"{meta['device']}, held-out PSNR {meta['held_out_psnr']:.2f} dB -> {args.out / f'{mixer}.pt'}")
+    except ValueError as exc:  # a state made with other settings, an unreadable file: said plainly, no traceback
+        print(f"pretrain: error: {exc}\n(--force discards the saved training state and starts over)", file=sys.stderr)
+        return 2
     return 0
