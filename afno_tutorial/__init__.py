@@ -20,6 +20,7 @@ from .mixers import (
     build_mixer,
     register_mixer,
 )
+from .mixers._cpu import release_cpu_buffers
 from .models import Block, InpaintingModel, PatchEmbed, SegmentationModel, VisionBackbone
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "masked_mse",
     "random_patch_mask",
     "register_mixer",
+    "release_cpu_buffers",
     "seed_everything",
     "spectral",
     "versions",

@@ -70,3 +70,13 @@ def check_images(x: object, in_chans: int, patch_size: int, name: str = "images"
             f"expected H and W to be multiples of {patch_size}"
         )
     return x
+
+
+def check_finite_nonnegative_float(value: object, name: str) -> float:
+    """A finite float ``>= 0`` (NaN and infinity refused: a NaN compares false with everything and would pass as
+    any value)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a non-negative, finite float, got {type(value).__name__}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name}: expected a non-negative, finite float, got {value}")
+    return float(value)

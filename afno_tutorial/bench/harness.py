@@ -52,7 +52,7 @@ from ..checks import check_positive_int
 from ..config import describe_device, versions
 from ..mixers import AFNO2d, available_mixers, build_mixer
 from ..mixers._cpu.buffer_pool import POOL
-from ..mixers._cpu.pocketfft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
+from ..mixers._cpu.scipy_fft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
 from .paired import (
     FORWARD_BACKWARD_LIMIT,
     FORWARD_LIMIT,
