@@ -166,7 +166,8 @@ class AFNO2d(nn.Module):
 
 
 def block_linear(z: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``W_j z + b_j`` for every channel block ``j``: one batched complex product over ``(blocks, width, bins)``.
+    """``W_j z + b_j`` for every channel block ``j``: one batched complex matrix product over ``(B k, width, bins)``,
+    the bias added by the same call.
 
     Args:
         z: ``(B, k, n_in, P)`` complex.
@@ -176,12 +177,16 @@ def block_linear(z: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None) ->
     Returns:
         ``(B, k, n_out, P)`` complex.
     """
+    batch, blocks, n_in, bins = z.shape
     real = z.real.dtype  # the weights in the spectrum's precision (a bf16 model computes it in float32)
-    weight = torch.complex(w[0].to(real), w[1].to(real)).transpose(-1, -2)  # (k, n_out, n_in)
-    out = weight @ z
+    weight = torch.complex(w[0].to(real), w[1].to(real)).transpose(-1, -2).repeat(batch, 1, 1)  # (B k, n_out, n_in)
+    z = z.reshape(batch * blocks, n_in, bins)
     if bias is None:
-        return out
-    return out + torch.complex(bias[0].to(real), bias[1].to(real)).unsqueeze(-1)
+        out = torch.bmm(weight, z)
+    else:
+        b = torch.complex(bias[0].to(real), bias[1].to(real)).unsqueeze(-1).repeat(batch, 1, 1)  # (B k, n_out, 1)
+        out = torch.baddbmm(b, weight, z)
+    return out.view(batch, blocks, -1, bins)
 
 
 def relu_parts(z: torch.Tensor) -> torch.Tensor:
