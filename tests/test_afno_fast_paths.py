@@ -375,15 +375,19 @@ def test_path_choice_by_flag_size_and_device():
         assert _cpu.cpu_path(AFNO2d(16, num_blocks=4, path=path), x) == path
     auto = AFNO2d(16, num_blocks=4)
     assert _cpu.cpu_path(auto, x) == "plain"  # small: the plain path
-    large = torch.empty(1, 1, _cpu.MIN_BYTES // 64 + 1, 16)
+    large = torch.empty(1, 64, _cpu.MIN_BYTES // 4096 + 1, 16)
     assert _cpu.cpu_path(auto, large) == "pocketfft"
     assert _cpu.cpu_path(AFNO2d(16, num_blocks=4, path="plain"), large) == "plain"
     # Between the two limits: pocketfft when no graph is recorded, plain when autograd will need one.
-    medium = torch.empty(1, 1, _cpu.MIN_BYTES_NO_GRAD // 64 + 1, 16)
+    medium = torch.empty(1, 64, _cpu.MIN_BYTES_NO_GRAD // 4096 + 1, 16)
     assert _cpu.MIN_BYTES_NO_GRAD < medium.numel() * 4 <= _cpu.MIN_BYTES
     assert _cpu.cpu_path(auto, medium) == "plain"  # parameters require grad
     with torch.no_grad():
         assert _cpu.cpu_path(auto, medium) == "pocketfft"
+    # A batch of small grids stays on the readable path whatever its size.
+    side = int(_cpu.MIN_TOKENS**0.5) - 1
+    many_small = torch.empty(_cpu.MIN_BYTES // (side * side * 64) + 1, side, side, 16)
+    assert many_small.numel() * 4 > _cpu.MIN_BYTES and _cpu.cpu_path(auto, many_small) == "plain"
     frozen = AFNO2d(16, num_blocks=4).requires_grad_(False)
     assert _cpu.cpu_path(frozen, medium) == "pocketfft"
     assert _cpu.cpu_path(frozen, medium.clone().requires_grad_()) == "plain"

@@ -186,7 +186,7 @@ def block_linear(z: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None) ->
     else:
         b = torch.complex(bias[0].to(real), bias[1].to(real)).unsqueeze(-1).repeat(batch, 1, 1)  # (B k, n_out, 1)
         out = torch.baddbmm(b, weight, z)
-    return out.view(batch, blocks, -1, bins)
+    return out.view(batch, blocks, out.shape[1], bins)
 
 
 def relu_parts(z: torch.Tensor) -> torch.Tensor:

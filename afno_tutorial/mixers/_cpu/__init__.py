@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from ..afno import AFNO2d
 
 # Inputs above these sizes take the fast path under path="auto": a forward that records no graph above
-# MIN_BYTES_NO_GRAD, one that autograd will differentiate above MIN_BYTES. Below them the readable path is as fast
-# or faster (benchmarks/README.md).
+# MIN_BYTES_NO_GRAD, one that autograd will differentiate above MIN_BYTES, and either only with at least MIN_TOKENS
+# tokens per image (the fast path works image by image: a batch of small grids is faster on the readable path).
+# Below them the readable path is as fast or faster (benchmarks/cpu_switch_points.py, benchmarks/README.md).
 MIN_BYTES = 8 << 20
 MIN_BYTES_NO_GRAD = 2 << 20
+MIN_TOKENS = 48 * 48
 
 
 def cpu_path(mixer: AFNO2d, x: torch.Tensor) -> str:
@@ -32,7 +34,8 @@ def cpu_path(mixer: AFNO2d, x: torch.Tensor) -> str:
         return "pocketfft"
     recording = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in mixer.parameters()))
     limit = MIN_BYTES if recording else MIN_BYTES_NO_GRAD
-    return "pocketfft" if x.numel() * x.element_size() > limit else "plain"
+    large = x.numel() * x.element_size() > limit and x.shape[1] * x.shape[2] >= MIN_TOKENS
+    return "pocketfft" if large else "plain"
 
 
 def _plain_tensors(*tensors: torch.Tensor) -> bool:
