@@ -72,6 +72,15 @@ def check_images(x: object, in_chans: int, patch_size: int, name: str = "images"
     return x
 
 
+def check_positive_float(value: object, name: str) -> float:
+    """A finite number above 0 (an int will do)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a positive finite number, got {type(value).__name__}")
+    if not (0 < value < float("inf")):
+        raise ValueError(f"{name}: expected a positive finite number, got {value}")
+    return float(value)
+
+
 def check_finite_nonnegative_float(value: object, name: str) -> float:
     """A finite float ``>= 0`` (NaN and infinity refused: a NaN compares false with everything and would pass as
     any value)."""

@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import spectral
 from ..checks import check_finite_nonnegative_float, check_positive_int, check_tokens
-from ._cpu import afno_cpu, cpu_path
+from ._cpu import afno_cpu, cpu_path, release_cpu_buffers  # noqa: F401 (re-exported: afno_tutorial.release_cpu_buffers)
 
 PATHS = ("auto", "plain", "pocketfft")
 

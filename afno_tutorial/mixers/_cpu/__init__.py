@@ -7,15 +7,11 @@ Nothing here is needed to understand AFNO; every result equals the readable comp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
+from torch import nn
 
 from .buffer_pool import POOL
 from .pocketfft import afno_pocketfft
-
-if TYPE_CHECKING:
-    from ..afno import AFNO2d
 
 # Inputs above these sizes take the fast path under path="auto": a forward that records no graph above
 # MIN_BYTES_NO_GRAD, one that autograd will differentiate above MIN_BYTES, and either only with at least MIN_TOKENS
@@ -26,8 +22,8 @@ MIN_BYTES_NO_GRAD = 2 << 20
 MIN_TOKENS = 48 * 48
 
 
-def cpu_path(mixer: AFNO2d, x: torch.Tensor) -> str:
-    """The path ``mixer.forward`` takes for ``x: (B, H, W, C)``: ``"plain"`` or ``"pocketfft"`` (see ``AFNO2d.path``)."""
+def cpu_path(mixer: nn.Module, x: torch.Tensor) -> str:
+    """The path ``mixer.forward`` (an :class:`~afno_tutorial.mixers.afno.AFNO2d`) takes for ``x: (B, H, W, C)``: ``"plain"`` or ``"pocketfft"`` (see ``AFNO2d.path``)."""
     if mixer.path == "plain" or x.device.type != "cpu" or not _plain_tensors(x, *mixer.parameters()):
         return "plain"
     if mixer.path == "pocketfft":
@@ -50,7 +46,7 @@ def _plain_tensors(*tensors: torch.Tensor) -> bool:
     return True
 
 
-def afno_cpu(mixer: AFNO2d, x: torch.Tensor) -> torch.Tensor:
+def afno_cpu(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``mixer(x)`` on the fast CPU path: ``x: (B, H, W, C)`` -> ``(B, H, W, C)``, the input's dtype."""
     modes = mixer.kept_modes(*x.shape[1:3])
     real = torch.float64 if x.dtype == torch.float64 else torch.float32
