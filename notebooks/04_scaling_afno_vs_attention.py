@@ -356,8 +356,8 @@ print(f"{GRIDS[-1] ** 2:,} tokens, pool off / on:", format_switch(pooled))
 # </details>
 #
 # 4. On your machine, from which grid on does `path="pocketfft"` beat `path="plain"`? (The library switches to
-#    pocketfft above 8 MiB of input for training and 2 MiB for inference, for grids of at least 48x48 tokens,
-#    measured on a 2-core CPU with a 32 MiB last-level cache.)
+#    pocketfft above 12 MiB of input for training and 8 MiB for inference, for grids of at least 48x48 tokens,
+#    measured on a 2-core CPU with a 32 MiB last-level cache: `benchmarks/cpu_switch_points.py`.)
 #
 # <details><summary>Solution</summary>
 #

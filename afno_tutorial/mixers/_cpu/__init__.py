@@ -17,8 +17,8 @@ from .pocketfft import afno_pocketfft
 # MIN_BYTES_NO_GRAD, one that autograd will differentiate above MIN_BYTES, and either only with at least MIN_TOKENS
 # tokens per image (the fast path works image by image: a batch of small grids is faster on the readable path).
 # Below them the readable path is as fast or faster (benchmarks/cpu_switch_points.py, benchmarks/README.md).
-MIN_BYTES = 8 << 20
-MIN_BYTES_NO_GRAD = 2 << 20
+MIN_BYTES = 12 << 20
+MIN_BYTES_NO_GRAD = 8 << 20
 MIN_TOKENS = 48 * 48
 
 
