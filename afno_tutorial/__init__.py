@@ -20,6 +20,7 @@ from .mixers import (
     register_mixer,
     unregister_mixer,
 )
+from .mixers.afno import release_cpu_buffers
 from .models import Block, InpaintingModel, PatchEmbed, SegmentationModel, VisionBackbone
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "masked_mse",
     "random_patch_mask",
     "register_mixer",
+    "release_cpu_buffers",
     "seed_everything",
     "spectral",
     "unregister_mixer",

@@ -105,3 +105,13 @@ def check_positive_float(value: object, name: str) -> float:
     if not (0 < value < float("inf")):
         raise ValueError(f"{name}: expected a positive finite number, got {value}")
     return float(value)
+
+
+def check_finite_nonnegative_float(value: object, name: str) -> float:
+    """A finite float ``>= 0`` (NaN and infinity refused: a NaN compares false with everything and would pass as
+    any value)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a non-negative, finite float, got {type(value).__name__}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name}: expected a non-negative, finite float, got {value}")
+    return float(value)

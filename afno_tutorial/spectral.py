@@ -12,6 +12,7 @@ below compute only those bins, in the layout the FFT library is fast in (channel
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Literal
 
@@ -25,6 +26,15 @@ def check_norm(norm: str) -> str:
     if norm not in _NORMS:
         raise ValueError(f"fft_norm: expected one of {_NORMS}, got {norm!r}")
     return norm
+
+
+def autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
+    """A context with ``torch.autocast`` switched off on ``device`` (nothing to switch off where autocast does not
+    exist, as on the ``meta`` device, which then still computes output shapes)."""
+    try:
+        return torch.autocast(device_type=device.type, enabled=False)
+    except RuntimeError:
+        return contextlib.nullcontext()
 
 
 def frequency_grid(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,6 +160,10 @@ def rfft2_kept(
     row_dim, col_dim = (d % x.ndim for d in dim)
     height, width = x.shape[row_dim], x.shape[col_dim]
     m_y, m_x = modes
+    if x.numel() == 0:
+        shape = list(x.shape)
+        shape[row_dim], shape[col_dim] = kept_row_count(height, m_y), m_x
+        return _empty_result(x, shape, torch.complex128 if x.dtype == torch.float64 else torch.complex64)
     if m_x == width // 2 + 1:
         # One 2-D transform is the fastest when all columns stay.
         z = torch.fft.rfft2(x, dim=(row_dim, col_dim), norm=norm)
@@ -186,6 +200,10 @@ def irfft2_kept(
     height, width = size
     m_y, m_x = modes
     row_dim, col_dim = (d % z.ndim for d in dim)
+    if z.numel() == 0:
+        shape = list(z.shape)
+        shape[row_dim], shape[col_dim] = height, width
+        return _empty_result(z, shape, z.real.dtype)
     rows = z.shape[row_dim]
     if rows < height:
         shape = list(z.shape)
@@ -209,6 +227,13 @@ def irfft2_kept(
     return torch.fft.irfft(t, n=width, dim=col_dim, norm=norm)
 
 
+def _empty_result(x: torch.Tensor, shape: list[int], dtype: torch.dtype) -> torch.Tensor:
+    """The empty tensor of ``shape`` a transform of the empty ``x`` returns (CPU FFT libraries refuse empty
+    batches), still part of ``x``'s autograd graph."""
+    total = x.sum()
+    return (total.real if total.is_complex() else total).to(dtype).expand(shape).contiguous()
+
+
 def real_column_weights(width: int, m_x: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
     """``(m_x,)`` multiplicity of each kept ``k_x`` column in the full spectrum: 1 for ``k_x = 0`` and the Nyquist
     column of an even ``W`` (their own conjugate twins), 2 for the others (they stand for ``+k_x`` and ``-k_x``).
@@ -226,117 +251,6 @@ def real_column_weights(width: int, m_x: int, dtype: torch.dtype, device: torch.
 def adjoint_norm(norm: str) -> str:
     """The ``norm`` whose transform in the other direction is the adjoint: ``ortho`` stays, ``forward`` <-> ``backward``."""
     return {"ortho": "ortho", "forward": "backward", "backward": "forward"}[check_norm(norm)]
-
-
-# Tiles of the layout transposes: about 1 MiB (to channels first, whole rows of C) or 512 KiB (back to channels
-# last, 32 channels at a time), so that what is read and what is written stay in cache. Measured on a 2-core
-# x86 CPU, a one-shot permuted copy is 2-3x slower.
-_TILE_BYTES = 1 << 20
-_TILE_CHANNELS_LAST = 32
-
-
-def to_channels_first(x: torch.Tensor) -> torch.Tensor:
-    """``x: (B, H, W, C)`` -> contiguous ``(B, C, H, W)``, the FFT's fast layout; differentiable.
-
-    Same values as ``x.permute(0, 3, 1, 2).contiguous()``; on large CPU tensors done tile by tile, which is
-    several times faster than PyTorch's one-shot permuted copy.
-    """
-    if not _tiling_pays(x):
-        return x.permute(0, 3, 1, 2).contiguous()
-    return _ChannelsFirst.apply(x)
-
-
-def add_channels_first(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``x + y.permute(0, 2, 3, 1)``: a residual ``x: (B, H, W, C)`` plus ``y: (B, C, H, W)``; differentiable.
-
-    Returns a contiguous ``(B, H, W, C)`` tensor of ``x``'s dtype (``y`` is cast to it first), computed tile by
-    tile on large CPU tensors (one pass over memory instead of a permuted copy plus an add).
-    """
-    if y.dtype != x.dtype or not x.is_contiguous() or not _tiling_pays(x):
-        return x + y.permute(0, 2, 3, 1).to(x.dtype)
-    return _AddChannelsFirst.apply(x, y.contiguous())
-
-
-def _tiling_pays(x: torch.Tensor) -> bool:
-    return x.device.type == "cpu" and not _compiling() and x.numel() * x.element_size() >= 4 * _TILE_BYTES
-
-
-def _compiling() -> bool:
-    """``torch.compiler.is_compiling()``, or False on a PyTorch without it (there the tiled path is plain eager)."""
-    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
-    return bool(is_compiling()) if callable(is_compiling) else False
-
-
-def _tile_rows(channels: int, element_size: int) -> int:
-    return max(1, _TILE_BYTES // (channels * element_size))
-
-
-def _transpose_tiled(src: torch.Tensor, out: torch.Tensor, rows: int, to_first: bool, add: torch.Tensor | None = None) -> None:
-    """Copy ``src`` (B, N, C) into ``out`` (B, C, N) (``to_first``) or ``src`` (B, C, N) into ``out`` (B, N, C).
-
-    With ``add`` (B, N, C) given (only when not ``to_first``): ``out = add + src^T``.
-    """
-    if to_first:
-        n = out.shape[-1]
-        for b in range(out.shape[0]):
-            for start in range(0, n, rows):
-                out[b, :, start : start + rows].copy_(src[b, start : start + rows].t())
-        return
-    n, channels = out.shape[-2:]
-    step = _TILE_CHANNELS_LAST
-    rows = max(1, _TILE_BYTES // 2 // (step * out.element_size()))
-    for b in range(out.shape[0]):
-        for start in range(0, n, rows):
-            for c in range(0, channels, step):
-                tile = out[b, start : start + rows, c : c + step]
-                source = src[b, c : c + step, start : start + rows].t()
-                if add is None:
-                    tile.copy_(source)
-                else:
-                    torch.add(add[b, start : start + rows, c : c + step], source, out=tile)
-
-
-def _channels_first_tiled(x: torch.Tensor) -> torch.Tensor:
-    batch, height, width, channels = x.shape
-    out = x.new_empty(batch, channels, height, width)
-    src = x.reshape(batch, height * width, channels)
-    _transpose_tiled(src, out.view(batch, channels, height * width), _tile_rows(channels, x.element_size()), True)
-    return out
-
-
-def _channels_last_tiled(y: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
-    batch, channels, height, width = y.shape
-    out = y.new_empty(batch, height, width, channels)
-    extra = None if add is None else add.reshape(batch, height * width, channels)
-    _transpose_tiled(
-        y.reshape(batch, channels, height * width),
-        out.view(batch, height * width, channels),
-        _tile_rows(channels, y.element_size()),
-        False,
-        extra,
-    )
-    return out
-
-
-class _ChannelsFirst(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return _channels_first_tiled(x.contiguous())
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return _channels_last_tiled(grad.contiguous())
-
-
-class _AddChannelsFirst(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return _channels_last_tiled(y, add=x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        grad = grad.contiguous()
-        return grad, _channels_first_tiled(grad)
 
 
 def irfft2_hermitian(z: torch.Tensor, size: tuple[int, int], norm: FFTNorm = "ortho") -> torch.Tensor:

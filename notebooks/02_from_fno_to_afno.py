@@ -70,8 +70,8 @@ print("fast mode" if FAST else "full setting", SETTING, "| device:", config.desc
 # | 5 + shrinkage | $S_\lambda\big(W_2\,\sigma(W_1 z_{\mathbf k} + b_1) + b_2\big)$, $S_\lambda(u) = \mathrm{sign}(u)\max(\lvert u\rvert-\lambda, 0)$ | same |
 # | 6 + truncation | rung 5 on $\mathbf k\in\mathcal K_f$ (a fraction $f$ of the modes per axis), 0 elsewhere | same |
 #
-# FNO's output is $\mathcal F^{-1}(\tilde z)$ (the block adds it to its input); AFNO's is
-# $x + \mathcal F^{-1}(\tilde z)$. Rungs 1-5 keep **every** mode the grid holds (a per-mode weight cannot hold
+# Every rung's output is $\mathcal F^{-1}(\tilde z)$ and the block adds it to its input (the reference AFNO adds
+# $x$ inside the mixer; `AFNO2d(inner_skip=True)` does the same). Rungs 1-5 keep **every** mode the grid holds (a per-mode weight cannot hold
 # the $k_y=-H/2$ Nyquist row), so that each rung changes exactly one thing; rung 6 is the first to truncate.
 # FNO in practice truncates hard because its parameter count grows with $\lvert\mathcal K\rvert$: that is
 # exactly what AFNO's weight sharing removes.

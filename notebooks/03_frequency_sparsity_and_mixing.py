@@ -149,7 +149,8 @@ for lam in (0.01, 0.1):
 #
 # For an output token $t$ the map $M_t(s) = \lVert \partial y_t / \partial x_s \rVert_F$ shows how strongly
 # it depends on each input token $s$, for the first block's mixer of each trained model, on the tokens of a real
-# image (`camera`, CC0). AFNO's own skip connection ($y = x + \dots$) is removed so that only mixing shows.
+# image (`camera`, CC0). The mixers return their mixing part only (the block adds the skip connection), so only
+# mixing shows.
 
 # %%
 camera = load_image("camera", SETTING["img_size"], gray=False)  # (3, S, S)

@@ -89,10 +89,11 @@ plot_flop_curves(curves, device_rate=50e9);
 # round trip with SciPy's FFT, which on many CPUs is the faster of the two.
 #
 # On a CPU the library's `AFNO2d` computes large inputs with SciPy's FFT (pocketfft) instead of PyTorch's
-# (`afno_tutorial/mixers/afno_pocketfft.py`, with a hand-written backward pass). PyTorch's CPU FFTs return the
-# transformed axis innermost, so a channels-last token tensor would be transposed into and out of every transform;
-# SciPy's keep the channels innermost and transform neighbouring channels together with SIMD instructions, and its
-# complex transforms work in place. So AFNO's default CPU path never transposes and allocates a single spectrum.
+# (the private `afno_tutorial/mixers/_cpu/`, with a hand-written backward pass, entered from one line of
+# `AFNO2d.forward`). PyTorch's CPU FFTs return the transformed axis innermost, so a channels-last token tensor is
+# transposed into and out of the transforms; SciPy's keep the channels innermost and transform neighbouring
+# channels together with SIMD instructions, and its complex transforms work in place. So AFNO's fast CPU path
+# never transposes and allocates a single spectrum.
 
 # %%
 results = bench.run_benchmark(["afno", "attention", "gfn", "fno", "roundtrip", "roundtrip:library=scipy"], GRIDS, dim=DIM,
@@ -108,52 +109,42 @@ plot_scaling(results);
 # flatten every curve, so the fit uses grids of at least 32x32). Open markers are configurations that were
 # skipped, drawn at their estimate.
 #
-# ### The same maths, three implementations
+# ### The same maths, two implementations
 #
-# `path="plain"` is the whole-tensor computation that autograd differentiates (what runs on a GPU);
-# `path="tiled"` computes one block of channels at a time with PyTorch's FFT; `path="pocketfft"` is the
-# channels-last computation with SciPy's FFT (the CPU default above 8 MiB of input, or 2 MiB when no gradient is
-# recorded). Same outputs, different time and peak memory:
+# `path="plain"` is `AFNO2d.forward` itself, the readable computation that autograd differentiates (what runs on
+# a GPU); `path="pocketfft"` is the channels-last computation with SciPy's FFT (the CPU default for large inputs).
+# Same outputs, different time and peak memory:
 
 # %%
-paths = bench.run_benchmark(["afno:path=pocketfft", "afno:path=tiled", "afno:path=plain", "roundtrip",
-                             "roundtrip:library=scipy"], [GRIDS[-1]], dim=DIM, repeats=3, memory=True)
+paths = bench.run_benchmark(["afno:path=pocketfft", "afno:path=plain", "roundtrip", "roundtrip:library=scipy"],
+                            [GRIDS[-1]], dim=DIM, repeats=3, memory=True)
 print(bench.format_table(paths))
 
 # %% [markdown]
-# The ideas behind the two fast paths:
+# The readable path gets its speed from its layout: the tokens are transformed channels first, where each
+# channel's grid is contiguous, and the kept bins `(B, C, R, M)` are then, without a copy, `(B, k, b, P)`: each
+# block's `b` channels of all `P` bins one matrix, so each layer of the MLP is one batched complex matrix product
+# over `(B k, b, P)`, bias included. The ideas behind the fast path:
 #
-# 1. **Blocks are independent.** With $k$ diagonal blocks, channels $[jb, (j+1)b)$ only ever mix with each other,
-#    so the tiled path runs FFT, MLP and inverse FFT one block at a time on a tensor $k$ times smaller, whose
-#    temporaries stay in cache.
-# 2. **Complex as real.** A complex $b \times b$ weight acting on interleaved (real, imaginary) pairs is a real
+# 1. **Complex as real.** A complex $b \times b$ weight acting on interleaved (real, imaginary) pairs is a real
 #    $2b \times 2b$ matrix, so the MLP is plain real matrix products, and ReLU and the soft-shrink act on the
-#    same interleaved numbers (both paths; `afno_tutorial/mixers/afno_block_mlp.py`).
-# 3. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
+#    same interleaved numbers (`afno_tutorial/mixers/_cpu/block_mlp.py`).
+# 2. **A backward pass from adjoints.** The gradient of a linear map is its adjoint. For the truncated
 #    transforms, the adjoint of the inverse transform is the forward transform with the non-self-conjugate
-#    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the tiled
-#    path's backward recomputes the spectrum instead of storing it; the pocketfft path keeps the MLP's input bins,
-#    its hidden activations and a one-byte shrink mask while a graph is recorded, so its backward transforms only
-#    the gradient (`keep_activations=False` recomputes instead, for less memory).
-# 4. **Mind the layout.** PyTorch's CPU FFTs put the transformed axis innermost in their output, whatever the
-#    input's layout, so the tiled path transforms one axis at a time and arranges each step around the layout the
-#    previous one returned. SciPy's FFTs keep the layout they are given: the pocketfft path transforms the
-#    channels-last tensor as it is, and its transforms over $H$ run in place on the kept columns.
-# 5. **The residual rides along.** The inverse transforms are linear and undo the forward ones, so adding the MLP's
-#    output *onto* the kept bins of $x$'s own spectrum and transforming back gives $x$ plus the mixer's field,
-#    without a separate pass over the output (both paths).
-# 6. **Hand the cores over.** After each parallel operator PyTorch's OpenMP threads keep spinning for a few
-#    milliseconds, waiting for more work, which the MLP's many small operators profit from. SciPy's FFT runs on
-#    threads of its own, so the spinning threads take CPU time from the transform right after the MLP: on this
-#    project's 2-core machine it ran 1.37x as long (`benchmarks/openmp_release.py`). The pocketfft path asks the
-#    OpenMP runtime to let its threads go before every SciPy transform (`afno_tutorial/openmp.py`).
-# 7. **Keep the big buffers.** A buffer of tens of MiB allocated afresh is new memory from the kernel, and its
-#    first write pays a page fault per page. The pocketfft path takes its spectrum, the buffers it keeps for the
-#    backward, its output and the input's gradient from a pool (`afno_tutorial/buffer_pool.py`) and gets each one
-#    back once nothing refers to it any more (for the kept ones: when autograd frees the graph; for the output:
-#    when the caller drops it). A training step at 65,536 tokens then touches no new memory at all
-#    (`benchmarks/buffer_pool.py` measures what that buys; the FFT floors allocate afresh, as a bare round trip
-#    does, and `roundtrip:library=scipy,pooled=True` is the same floor with pooled buffers).
+#    columns counted twice (they stand for $+k_x$ and $-k_x$), and the other way round. With that, the fast
+#    path's backward transforms only the output's gradient: the forward keeps the MLP's input bins, its hidden
+#    activations and a one-byte shrink mask while a graph is recorded (`keep_activations=False` recomputes them
+#    instead, for less memory).
+# 3. **Mind the layout.** PyTorch's CPU FFTs put the transformed axis innermost in their output, whatever the
+#    input's layout. SciPy's FFTs keep the layout they are given: the fast path transforms the channels-last
+#    tensor as it is, and its transforms over $H$ run in place on the kept columns.
+# 4. **Keep the big buffers.** A buffer of tens of MiB allocated afresh is new memory from the kernel, and its
+#    first write pays a page fault per page. The fast path takes its spectrum, the buffers it keeps for the
+#    backward, its output and the input's gradient from a pool (`afno_tutorial/mixers/_cpu/buffer_pool.py`) and
+#    gets each one back once nothing refers to it any more (for the kept ones: when autograd frees the graph; for
+#    the output: when the caller drops it). At most 256 MiB stay idle between calls, and
+#    `afno_tutorial.release_cpu_buffers()` frees them (`benchmarks/cpu_path_ablation.py` measures what each piece
+#    buys).
 #
 # The adjoint identity of idea 3,
 # $\langle \mathrm{irfft2}(z), y\rangle = \langle z, \mathrm{rfft2}(y) \cdot w\rangle$, checked numerically:
@@ -364,18 +355,18 @@ print(f"{GRIDS[-1] ** 2:,} tokens, pool off / on:", format_switch(pooled))
 # AFNO's advantage only at larger token counts.
 # </details>
 #
-# 4. On your machine, from which grid on does `path="pocketfft"` beat `path="plain"`, and is `path="tiled"` ever
-#    the fastest? (The library switches to pocketfft at 8 MiB of input for training and 2 MiB for inference,
-#    measured on a 2-core CPU with a 32 MiB last-level cache.)
+# 4. On your machine, from which grid on does `path="pocketfft"` beat `path="plain"`? (The library switches to
+#    pocketfft above 12 MiB of input for training and 8 MiB for inference, for grids of at least 48x48 tokens,
+#    measured on a 2-core CPU with a 32 MiB last-level cache: `benchmarks/cpu_switch_points.py`.)
 #
 # <details><summary>Solution</summary>
 #
 # ```python
-# cmp = bench.run_benchmark(["afno:path=pocketfft", "afno:path=tiled", "afno:path=plain"], [32, 64, 128, 192, 256],
+# cmp = bench.run_benchmark(["afno:path=pocketfft", "afno:path=plain"], [32, 64, 128, 192, 256],
 #                           dim=DIM, modes=["forward", "backward"], repeats=3, memory=False)
 # print(bench.format_table(cmp))
 # ```
-# The fast paths pay once the plain path's full-size spectra and their transposes no longer fit in the last-level
-# cache; below that, the plain path's few large FFTs and matmuls are as fast or faster. Which fast path wins
-# depends on the FFT library's speed on your CPU.
+# The fast path pays once the plain path's full-size spectra and their transposes no longer fit in the last-level
+# cache; below that, the plain path's few large FFTs and matmuls are as fast or faster. Where exactly depends on
+# the FFT libraries' speed on your CPU.
 # </details>

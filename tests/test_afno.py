@@ -45,7 +45,7 @@ def test_matches_per_bin_loop_from_the_paper(shape, kwargs):
     torch.testing.assert_close(mixer(x), expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("path", ["plain", "pocketfft", "tiled"])
+@pytest.mark.parametrize("path", ["plain", "pocketfft"])
 def test_inner_skip_adds_the_input_and_nothing_else(path):
     mixer = _afno(weight_scale=0.3, num_blocks=4, hard_thresholding_fraction=0.6, path=path)
     skip = _afno(weight_scale=0.3, num_blocks=4, hard_thresholding_fraction=0.6, path=path, inner_skip=True)

@@ -66,13 +66,3 @@ def test_power_spectrum_parseval():
     weights[1:4] = 2
     assert (power * weights).sum().item() == pytest.approx(x.pow(2).sum().item() / 6, rel=1e-5)
 
-
-def test_layout_helpers_work_on_a_pytorch_without_is_compiling(monkeypatch):
-    """PyTorch before 2.3 has ``torch.compiler`` but no ``is_compiling``: the tiled (large-tensor) path still runs."""
-    from afno_tutorial.spectral import add_channels_first, to_channels_first
-
-    monkeypatch.delattr(torch.compiler, "is_compiling")
-    x = torch.randn(1, 64, 64, 256)  # 4 MiB: large enough for the tiled copies
-    y = torch.randn(1, 256, 64, 64)
-    assert torch.equal(to_channels_first(x), x.permute(0, 3, 1, 2))
-    assert torch.equal(add_channels_first(x, y), x + y.permute(0, 2, 3, 1))

@@ -23,7 +23,7 @@ from torch import nn
 from .. import spectral
 from ..flops import mixer_flops, rfft2_flops
 from ..mixers import AFNO2d
-from ..mixers._cpu.pocketfft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
+from ..mixers._cpu.scipy_fft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
 
 
 class FFTRoundTrip(nn.Module):

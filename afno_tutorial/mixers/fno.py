@@ -64,7 +64,7 @@ class SpectralConv2d(nn.Module):
         batch, height, width, _ = x.shape
         spectral.check_modes_fit(self.modes, height, width, allow_nyquist_row=False)
         work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with spectral.autocast_off(x.device):
             xc = x.to(work_dtype).permute(0, 3, 1, 2).contiguous()
             z = spectral.rfft2_kept(xc, self.modes, "forward")  # (B, C, R, M)
             k, b = self.num_blocks, self.block_size

@@ -51,9 +51,9 @@ class GlobalFilter2d(nn.Module):
         check_tokens(x, self.dim)
         _, height, width, _ = x.shape
         work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with spectral.autocast_off(x.device):
             xc = x.to(work_dtype).permute(0, 3, 1, 2).contiguous()
-            z = torch.fft.rfft2(xc, norm="ortho")  # (B, C, H, W//2+1)
+            z = spectral.rfft2_kept(xc, spectral.max_modes(height, width), "ortho")  # (B, C, H, W//2+1)
             kernel = self.filter_for(height, width).to(z.dtype).permute(2, 0, 1)  # (C, H, W//2+1)
             y = spectral.irfft2_hermitian(z * kernel, (height, width), norm="ortho")
         return y.permute(0, 2, 3, 1).to(x.dtype)

@@ -96,16 +96,6 @@ class BlockMLP:
             return torch.mm(h, weight, out=out)
         return torch.addmm(bias, h, weight, out=out)
 
-    def forward_(self, bins: torch.Tensor, j: int) -> None:
-        """Replace ``bins: (n, 2b)`` (block ``j``'s interleaved bins, rows may be strided) by the MLP's output."""
-        h = self.linear(bins, j, 1)
-        if self.layers == 2:
-            h = self.linear(h.relu_(), j, 2)
-        if self.threshold > 0:  # soft-shrink into the bins in place: S(h) = h - clamp(h, -lambda, lambda)
-            torch.sub(h, torch.clamp(h, -self.threshold, self.threshold, out=bins), out=bins)
-        else:
-            bins.copy_(h)
-
     def _work(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
         """A temporary of ``shape`` that every chunk of one call reuses: allocating a few MiB per chunk afresh
         costs page faults whenever the C allocator hands the memory back to the OS between chunks."""
@@ -150,16 +140,21 @@ class BlockMLP:
                 a = self.linear(z[j], j, 1, out=pre)
             if add:
                 if self.threshold > 0:
-                    torch._C._nn.softshrink(a, self.threshold, out=a)
+                    a = self._softshrink(a, pre)
                 out[j].add_(a)
             elif self.threshold > 0:
-                torch._C._nn.softshrink(a, self.threshold, out=out[j])
+                self._softshrink(a, out[j])
                 if mask is not None:
                     # S(a) != 0 exactly where |a| > lambda. A float-to-bool cast says where a value is nonzero
                     # several times faster than the comparison op (vectorised; torch.ne is not, here).
                     mask[j].copy_(out[j])
             else:
                 out[j].copy_(a)
+
+    def _softshrink(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``S_lambda(a)`` into ``out`` (may be ``a``): ``a - clamp(a, -lambda, lambda)``, no fresh memory."""
+        clamped = torch.clamp(a, -self.threshold, self.threshold, out=self._work("clamp", a.shape))
+        return torch.sub(a, clamped, out=out)
 
     def backward_blocks(self, z: torch.Tensor, grad: torch.Tensor, acc: dict[str, torch.Tensor],
                         hidden: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> None:
@@ -176,13 +171,12 @@ class BlockMLP:
                 (two matrix products more).
         """
         k, n, _ = z.shape
-        aten = torch.ops.aten
         if (self.layers == 2 and hidden is None) or (self.threshold > 0 and mask is None):
             if self.layers == 2:
                 hidden = self._linear_blocks(z, 1, out=self._work("hidden", (k, n, 2 * self.hidden))).relu_()
             pre = self._linear_blocks(hidden if self.layers == 2 else z, self.layers, out=self._work("pre", z.shape))
-            if self.threshold > 0:
-                aten.softshrink_backward.grad_input(grad, pre, self.threshold, grad_input=grad)
+            if self.threshold > 0:  # the shrink passes its input's gradient where |pre| > lambda, else 0
+                grad.mul_(torch.abs(pre, out=pre).gt_(self.threshold))
         elif self.threshold > 0:
             # The kept mask as 0/1 floats in a reused workspace: torch.where branches on every element, a bool
             # to float cast is not vectorised, and mul_ by the bytes themselves casts into a fresh temporary (page
@@ -194,8 +188,9 @@ class BlockMLP:
             if "b2" in acc:
                 acc["b2"] += g.sum(dim=1)
             g = torch.bmm(g, self.w2.transpose(1, 2), out=self._work("grad_hidden", hidden.shape))
-            # hidden > 0 exactly where the pre-activation is: the ReLU's mask without the pre-activation.
-            aten.threshold_backward.grad_input(g, hidden, 0.0, grad_input=g)
+            # hidden > 0 exactly where the pre-activation is: the ReLU's mask without the pre-activation. As
+            # hidden >= 0, sign(hidden) is that mask as 0/1.
+            g.mul_(torch.sign(hidden, out=self._work("relu_mask", hidden.shape)))
         acc["w1"].baddbmm_(z.transpose(1, 2), g)
         if "b1" in acc:
             acc["b1"] += g.sum(dim=1)
@@ -216,32 +211,6 @@ class BlockMLP:
         """Zeroed accumulators for :meth:`backward_`, one per real-matrix parameter."""
         names = ("w1", "b1", "w2", "b2")
         return {name: torch.zeros_like(getattr(self, name)) for name in names if getattr(self, name) is not None}
-
-    def backward_(self, z: torch.Tensor, grad: torch.Tensor, j: int, acc: dict[str, torch.Tensor]) -> None:
-        """Backward of block ``j`` on one chunk of bins: adds the weight gradients into ``acc`` and overwrites
-        ``grad`` (the gradient at the MLP's output) with the gradient at its input.
-
-        Args:
-            z: ``(n, 2b)`` the MLP's input bins (recomputed by the caller).
-            grad: ``(n, 2b)``, same layout.
-        """
-        a1 = self.linear(z, j, 1)  # recomputed pre-activations
-        if self.layers == 2:
-            h = a1.relu()
-            a2 = self.linear(h, j, 2)
-        else:
-            h, a2 = None, a1
-        # The masks of the soft-shrink (|a2| > lambda) and of the ReLU (a1 > 0), each applied in one fused op.
-        g = torch.ops.aten.softshrink_backward(grad, a2, self.threshold) if self.threshold > 0 else grad.clone()
-        if self.layers == 2:
-            acc["w2"][j].addmm_(h.t(), g)
-            if "b2" in acc:
-                acc["b2"][j] += g.sum(dim=0)
-            g = torch.ops.aten.threshold_backward(torch.mm(g, self.w2[j].t()), a1, 0.0)
-        acc["w1"][j].addmm_(z.t(), g)
-        if "b1" in acc:
-            acc["b1"][j] += g.sum(dim=0)
-        grad.copy_(torch.mm(g, self.w1[j].t()))
 
     def param_grads(self, acc: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
         """``acc`` of :meth:`backward_` as gradients of ``params``, each in its parameter's layout and dtype."""

@@ -14,9 +14,10 @@ so every view of it, and every tensor over it (``torch.from_numpy`` holds the ar
 autograd frees the graph (after the backward, or when the output is dropped), never earlier, and a graph kept
 alive keeps its buffers.
 
-The pool keeps at most :attr:`BufferPool.max_idle_bytes` of buffers nobody uses (checked whenever one is taken
-or comes back); beyond that it lets the oldest go. Requests below :attr:`BufferPool.min_bytes` get a plain
-``np.empty`` (the C allocator reuses small blocks itself).
+The pool keeps at most :attr:`BufferPool.max_idle_bytes` of buffers nobody uses (256 MiB by default; checked
+whenever one is taken or comes back); beyond that it lets the oldest go, and
+:func:`afno_tutorial.release_cpu_buffers` lets every idle one go. Requests below :attr:`BufferPool.min_bytes` get a
+plain ``np.empty`` (the C allocator reuses small blocks itself).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class BufferPool:
         min_bytes: smaller requests get a plain ``np.empty`` and are not pooled.
     """
 
-    def __init__(self, max_idle_bytes: int = 1 << 30, min_bytes: int = 4 << 20) -> None:
+    def __init__(self, max_idle_bytes: int = 256 << 20, min_bytes: int = 4 << 20) -> None:
         if max_idle_bytes < 0:
             raise ValueError(f"max_idle_bytes: expected >= 0, got {max_idle_bytes}")
         self.max_idle_bytes = max_idle_bytes
@@ -100,10 +101,13 @@ class BufferPool:
                 kept.append(b)
         self._buffers = kept
 
-    def clear(self) -> None:
-        """Let every buffer go: free ones now, taken ones when their users are done with them."""
+    def clear(self) -> int:
+        """Let every buffer go: free ones now, taken ones when their users are done with them. Returns the bytes
+        of the free ones."""
         with self._lock:
+            freed = sum(b.memory.nbytes for b in self._buffers if not b.busy)
             self._buffers = []
+        return freed
 
     def stats(self) -> dict[str, int]:
         """``{"buffers", "bytes", "free_buffers", "free_bytes"}`` of the pool now."""
@@ -117,8 +121,8 @@ class BufferPool:
             }
 
 
-#: The pool of the pocketfft AFNO path (:mod:`afno_tutorial.mixers._cpu.pocketfft`); ``POOL.enabled = False`` turns
-#: pooling off, ``POOL.clear()`` frees what it holds.
+#: The pool of the fast AFNO path (:mod:`afno_tutorial.mixers._cpu.pocketfft`); ``POOL.max_idle_bytes`` bounds
+#: what it keeps idle, ``POOL.enabled = False`` turns pooling off, ``POOL.clear()`` frees what it holds.
 POOL = BufferPool()
 # Peak-memory measurements let the pool's buffers go first, so that memory it holds does not hide what a call needs
 # (afno_tutorial.measure.peak_memory_bytes).

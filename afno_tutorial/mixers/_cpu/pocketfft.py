@@ -2,43 +2,38 @@
 :class:`~afno_tutorial.mixers.afno.AFNO2d`.
 
 PyTorch's CPU FFTs return the transformed axis innermost whatever the input's layout, so a mixer whose tokens are
-``(B, H, W, C)`` pays a transpose into and out of every transform. ``scipy.fft`` keeps the array's axis order:
+``(B, H, W, C)`` pays a transpose into and out of the transforms. ``scipy.fft`` keeps the array's axis order:
 ``rfft`` over ``W`` of a channels-last array is channels-last again, its kernels transform several neighbouring
 channels at once with SIMD instructions (just what the unit-stride channel axis offers), and a complex transform
 with ``overwrite_x=True`` works in place, strided views included. So this path never transposes anything and
-needs one spectrum. It takes the spectrum, the buffers kept for the backward, the output and the input's gradient
-from a pool of buffers reused from call to call (:mod:`afno_tutorial.mixers._cpu.buffer_pool`): their pages are then mapped
-already, not faulted in afresh on every call (``benchmarks/buffer_pool.py`` measures a training step with and
-without the pool):
+needs one spectrum:
 
 1. ``half = rfft(x)`` over ``W``, ``(B, H, W//2+1, C)``; then the kept columns ``half[:, :, :m_x]`` are
-   transformed over ``H`` in place. They now hold the 2-D spectrum's kept columns, the other columns the
-   transform over ``W`` alone.
+   transformed over ``H`` in place. They now hold the 2-D spectrum's kept columns.
 2. A few kept rows at a time (``|k_y| < m_y``: the first ``m_y`` and the last ``m_y - 1`` rows), the kept bins are
    gathered block-major into a small buffer, ``(k, n, 2b)``: for each channel block, its interleaved (real,
-   imaginary) channels of every bin, so that each block's bins are one contiguous matrix. The MLP runs on
-   the buffer, and its output is added back onto the bins. When nothing is kept for the backward (no graph, or
-   ``keep_activations=False``) and every column is kept (fraction 1), a chunk's rows and columns collapse into
-   one axis, so each block's bins already are one matrix (rows ``2C`` apart): the MLP reads them where they are
-   and adds its output back, with no gather.
-3. The kept columns are transformed back over ``H`` in place, and ``irfft`` over ``W`` ends the round trip. Since
-   the bins were *added to*, the inverse transforms return ``x`` plus the mixer's field: the residual joins in the
-   spectrum, without a pass over the output.
+   imaginary) channels of every bin, so that each block's bins are one contiguous matrix. The MLP runs on the
+   buffer as real matrix products (:mod:`.block_mlp`), and its output replaces the bins (is added onto them with
+   ``inner_skip``). When nothing is kept for the backward and every column is kept (fraction 1), a chunk's rows
+   and columns collapse into one axis, so each block's bins already are one matrix (rows ``2C`` apart): the MLP
+   reads them where they are, with no gather.
+3. The bins outside the kept set are zeroed (with ``inner_skip`` they keep ``x``'s own spectrum, so that the
+   inverse transforms return ``x`` plus the mixer's field), the kept columns are transformed back over ``H`` in
+   place, and ``irfft`` over ``W`` ends the round trip.
 
-At ``hard_thresholding_fraction < 1`` steps 2 and 3's transforms over ``H`` shrink with the kept columns and rows;
-the transforms over ``W`` are paid in full. Peak memory without a graph: ``half`` (about the input's size) and
-the output.
+The spectrum, the buffers kept for the backward, the output and the input's gradient come from a bounded pool of
+buffers reused from call to call (:mod:`.buffer_pool`), whose pages are then mapped already.
 
 The backward pass is written by hand from the adjoints of the truncated transforms
 (``spectral.real_column_weights``): it transforms the output's gradient like the input, runs the MLP's backward
 on its kept bins and transforms back. When a graph is recorded the forward gathers the kept bins into buffers it
 keeps, with the MLP's hidden activations and a one-byte mask of where the soft-shrink passed its input (about
-2.3x the input's size at fraction 1, one-layer MLP or no shrink less), so the backward recomputes neither the
-spectrum nor any matrix product. With ``keep_activations=False`` it keeps only the input and recomputes both
-(two transforms and two products per block more). Either way the gradients equal those autograd computes through
-the plain path (tested, also by ``gradcheck``). The inverse transform over ``W`` applies the Hermitian projection of
-CPU ``irfft`` (the imaginary parts of the ``k_x = 0`` and Nyquist columns are dropped after the inverse over
-``H``), so results equal the plain path's with ``hermitian_projection=True``.
+2.3x the input's size at fraction 1), so the backward recomputes neither the spectrum nor any matrix product; with
+``keep_activations=False`` it keeps only the input and recomputes both. The backward is first-order: asked for a
+differentiable one (``create_graph=True``), it raises an error that names ``path="plain"``. The inverse transform
+over ``W`` applies the Hermitian projection of CPU ``irfft`` (the imaginary parts of the ``k_x = 0`` and Nyquist
+columns are dropped after the inverse over ``H``), so results equal the plain path's (tested, also by
+``gradcheck``).
 
 SciPy's FFT runs on ``torch.get_num_threads()`` threads, so thread settings made for PyTorch apply to it too.
 """
@@ -46,14 +41,18 @@ SciPy's FFT runs on ``torch.get_num_threads()`` threads, so thread settings made
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 import torch
-from torch.autograd.function import once_differentiable
 
 from ... import spectral
 from .block_mlp import BlockMLP
-from .buffer_pool import POOL, pooled_tensor
-from .openmp import release_threads
+from .buffer_pool import pooled_tensor
+from .scipy_fft import fft_inplace, irfft_pooled, rfft_pooled
+
+DOUBLE_BACKWARD_ERROR = (
+    "AFNO2d: the fast CPU path's backward is first-order, and a differentiable backward was asked for "
+    "(create_graph=True, e.g. for a gradient penalty or double backward): build the mixer with path='plain', "
+    "which autograd differentiates to any order"
+)
 
 
 # Under torch.compile this runs as one eager call (a graph break): Dynamo cannot trace into SciPy, and the
@@ -72,7 +71,8 @@ def afno_pocketfft(
     inner_skip: bool = False,
     keep_activations: bool = True,
 ) -> torch.Tensor:
-    """``irfft2(AFNO-MLP(rfft2(x)))`` (plus ``x`` with ``inner_skip``) channels-last, differentiable in ``x`` and all weights.
+    """``irfft2(AFNO-MLP(rfft2(x)))`` (plus ``x`` with ``inner_skip``) channels-last, differentiable in ``x`` and
+    all weights (first order).
 
     Args:
         x: ``(B, H, W, C)`` real CPU tensor, float32 or float64 (any strides; a contiguous copy is made if needed).
@@ -106,71 +106,6 @@ def kept_row_ranges(height: int, m_y: int) -> list[tuple[int, int]]:
     if spectral.kept_row_count(height, m_y) == height:
         return [(0, height)]
     return [(0, m_y), (height - m_y + 1, height)]
-
-
-def scipy_fft(name: str, a: np.ndarray, **kwargs: object) -> np.ndarray:
-    """``scipy.fft.<name>(a, **kwargs)`` on ``torch.get_num_threads()`` threads, named ``scipy.fft.<name>`` for
-    ``torch.profiler`` (:mod:`afno_tutorial.bench.profile` counts it as an FFT).
-
-    PyTorch's OpenMP workers are released first (:func:`afno_tutorial.mixers._cpu.openmp.release_threads`): left spinning
-    after the matrix products, they made the transform that follows take 1.37x as long on a 2-core CPU
-    (``benchmarks/openmp_release.py``)."""
-    release_threads()
-    with torch.profiler.record_function(f"scipy.fft.{name}"):
-        return getattr(scipy.fft, name)(a, workers=max(1, torch.get_num_threads()), **kwargs)
-
-
-try:  # SciPy's binding of pocketfft, which can write into a given array (scipy.fft.rfft allocates its output)
-    from scipy.fft._pocketfft import pypocketfft as _pypocketfft
-except ImportError:  # pragma: no cover - a SciPy without it: rfft_pooled falls back to scipy.fft.rfft
-    _pypocketfft = None
-
-# pypocketfft's normalisation (0: none, 1: 1/sqrt(N), 2: 1/N) of a forward and of an inverse transform, by `norm`
-_FORWARD_INORM = {"backward": 0, "ortho": 1, "forward": 2}
-_INVERSE_INORM = {"backward": 2, "ortho": 1, "forward": 0}
-
-
-def rfft_pooled(x: np.ndarray, norm: str) -> np.ndarray:
-    """``scipy.fft.rfft(x, axis=2, norm=norm)`` of a C-contiguous real ``x: (B, H, W, C)``, written into a buffer of
-    :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`: ``(B, H, W//2+1, C)`` complex.
-
-    The spectrum is as large as the input and lives only within one call; from the pool its pages are already
-    mapped (``afno_tutorial.mixers._cpu.buffer_pool``). Without SciPy's ``pypocketfft`` binding this is plain
-    :func:`scipy_fft`."""
-    if _pypocketfft is None or not x.flags.c_contiguous:
-        return scipy_fft("rfft", x, axis=2, norm=norm)
-    batch, height, width, channels = x.shape
-    out = POOL.empty((batch, height, width // 2 + 1, channels), np.result_type(x.dtype, np.complex64))
-    release_threads()
-    with torch.profiler.record_function("scipy.fft.rfft"):
-        return _pypocketfft.r2c(x, (2,), True, _FORWARD_INORM[norm], out, max(1, torch.get_num_threads()))
-
-
-def irfft_pooled(half: np.ndarray, width: int, norm: str) -> np.ndarray:
-    """``scipy.fft.irfft(half, n=width, axis=2, norm=norm)`` of a C-contiguous complex ``half: (B, H, W//2+1, C)``,
-    written into a buffer of :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`: ``(B, H, width, C)`` real.
-
-    This is the array the path returns (the output, or the input's gradient), so its buffer stays taken for as long
-    as the caller holds the tensor over it. Without SciPy's ``pypocketfft`` binding this is plain :func:`scipy_fft`."""
-    if _pypocketfft is None or not half.flags.c_contiguous:
-        return scipy_fft("irfft", half, n=width, axis=2, norm=norm, overwrite_x=True)
-    batch, height, _, channels = half.shape
-    out = POOL.empty((batch, height, width, channels), np.finfo(half.dtype).dtype)
-    release_threads()
-    with torch.profiler.record_function("scipy.fft.irfft"):
-        threads = max(1, torch.get_num_threads())
-        return _pypocketfft.c2r(half, (2,), width, False, _INVERSE_INORM[norm], out, threads)
-
-
-def fft_inplace(name: str, view: np.ndarray, **kwargs: object) -> None:
-    """``view[...] = scipy.fft.<name>(view, **kwargs)`` for a complex ``view`` (``"fft"`` or ``"ifft"``), in place.
-
-    SciPy does so itself for ``overwrite_x=True`` (strided views included); should a version return new memory
-    instead, the result is copied back."""
-    result = scipy_fft(name, view, overwrite_x=True, **kwargs)
-    same = result.__array_interface__["data"][0] == view.__array_interface__["data"][0] and result.strides == view.strides
-    if not same:
-        view[...] = result
 
 
 def _spectrum(x: np.ndarray, m_x: int, norm: str) -> np.ndarray:
@@ -308,8 +243,9 @@ class _AFNOPocketFFT(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
+        if torch.is_grad_enabled():
+            raise RuntimeError(DOUBLE_BACKWARD_ERROR)
         x, w1, b1, w2, b2, *kept_tensors = ctx.saved_tensors
         modes, norm, threshold, skip, shape, dtype = ctx.settings
         mlp = BlockMLP((w1, b1, w2, b2), threshold, dtype)
