@@ -7,41 +7,77 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from .panels import show_image
 from .spectra import _freq_extent, _rows_sorted
 
 
 def plot_jacobian_maps(maps: dict[str, torch.Tensor], token: tuple[int, int],
                        image: torch.Tensor | None = None) -> Figure:
-    """One panel per mixer: ``||d y_t / d x_s||`` over input tokens ``s`` (each panel scaled to its max).
+    """One panel per mixer: ``||d y_t / d x_s||_F`` over input tokens ``s``, all on one logarithmic colour scale.
 
     Args:
         maps: name -> ``(H, W)`` map from :func:`afno_tutorial.lessons.jacobian.token_jacobian_map`.
         token: the output token ``t = (i, j)``, marked with a cross.
         image: optional ``(H_img, W_img)`` or ``(3, H_img, W_img)`` image the tokens come from, shown first.
+
+    The shared scale spans four decades below the largest value of any map, so that the mixers can be compared
+    with each other, not only each with itself.
     """
     n = len(maps) + (image is not None)
-    fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.3 * n + 1.0, 3.4), squeeze=False)
     axes = list(axes[0])
     if image is not None:
         ax = axes.pop(0)
         img = image.permute(1, 2, 0) if image.ndim == 3 else image
-        ax.imshow(img.cpu().numpy(), cmap="gray")
+        if img.ndim == 2:
+            show_image(ax, img, "pixel value")
+        else:
+            ax.imshow(img.cpu().numpy())
         h, w = next(iter(maps.values())).shape
         sy, sx = img.shape[0] / h, img.shape[1] / w
         ax.plot((token[1] + 0.5) * sx - 0.5, (token[0] + 0.5) * sy - 0.5, "rx", ms=10, mew=2)
         ax.set_title("input image, output token", fontsize=10)
         ax.axis("off")
+    top = max(float(m.max()) for m in maps.values())
+    norm = LogNorm(vmin=top * 1e-4, vmax=top)
     for ax, (name, m) in zip(axes, maps.items()):
-        m = m / m.max().clamp_min(1e-30)
-        ax.imshow(m.cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
+        im = ax.imshow(m.clamp_min(top * 1e-4).cpu().numpy(), cmap="viridis", norm=norm)
         ax.plot(token[1], token[0], "rx", ms=10, mew=2)
         # Spread: the share of the map's squared mass outside the token itself.
-        share = float(1 - m[token].pow(2) / m.pow(2).sum())
+        share = float(1 - m[token].pow(2) / m.pow(2).sum().clamp_min(1e-30))
         ax.set_title(f"{name}\n{100 * share:.0f}% of |J|² from other tokens", fontsize=10)
-        ax.axis("off")
-    fig.tight_layout()
+        ax.set_xlabel("input token column")
+        ax.set_ylabel("input token row")
+    bar = fig.colorbar(im, ax=axes, fraction=0.02, pad=0.02)
+    bar.set_label(r"$\|\partial y_t / \partial x_s\|_F$ (log scale)", fontsize=9)
+    return fig
+
+
+def plot_token_maps(maps: dict[str, torch.Tensor], label: str, title: str | None = None,
+                    marks: Sequence[tuple[int, int]] = ()) -> Figure:
+    """Maps over the token grid side by side on one shared linear colour scale (``name -> (H, W)``).
+
+    Args:
+        label: what the values are, for the colour bar.
+        marks: tokens ``(i, j)`` to mark with a cross on every panel.
+    """
+    top = max(float(m.max()) for m in maps.values())
+    norm = Normalize(vmin=0.0, vmax=top)
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps) + 1.0, 3.4), squeeze=False)
+    for ax, (name, m) in zip(axes[0], maps.items()):
+        im = ax.imshow(m.detach().cpu().numpy(), cmap="viridis", norm=norm)
+        for i, j in marks:
+            ax.plot(j, i, "rx", ms=8, mew=1.5)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("token column")
+        ax.set_ylabel("token row")
+    bar = fig.colorbar(im, ax=list(axes[0]), fraction=0.02, pad=0.02)
+    bar.set_label(label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -125,10 +161,11 @@ def plot_lambda_effect(survival: torch.Tensor, mixing: torch.Tensor, lam: float,
     ax0.set_ylabel("$k_y$")
     ax0.set_title(f"lambda = {lam:.3g}: share of coefficients kept per bin\n"
                   f"{100 * zeroed:.1f}% of all coefficients zeroed", fontsize=10)
-    fig.colorbar(im, ax=ax0)
+    fig.colorbar(im, ax=ax0).set_label("share of (image, channel) coefficients kept", fontsize=8)
     im = ax1.imshow(mixing.cpu().numpy(), cmap="viridis")
     ax1.set_title("|mixing part| per token (one image)", fontsize=10)
-    ax1.axis("off")
-    fig.colorbar(im, ax=ax1)
+    ax1.set_xlabel("token column")
+    ax1.set_ylabel("token row")
+    fig.colorbar(im, ax=ax1).set_label("norm of the mixer's output at the token", fontsize=8)
     fig.tight_layout()
     return fig
