@@ -1,19 +1,19 @@
 """Few-shot segmentation after inpainting pretraining: the paper's first segmentation experiment.
 
 ``protocol`` (support sets, heads on pretrained backbones, mIoU over seeds, the 1024x1024 demo) and ``pretrain``
-(the shipped backbones). Command lines: ``python -m afno_tutorial.fewshot`` and ``python -m afno_tutorial.pretrain``.
+(the shipped backbones). Command lines: ``python -m afno_tutorial.fewshot`` (:mod:`afno_tutorial.fewshot.cli`, the
+only module here that draws; not imported here) and ``python -m afno_tutorial.pretrain``. The mixers are the
+registered ones (:func:`afno_tutorial.mixers.available_mixers`).
 """
 
 from . import pretrain
-from .pretrain import MIXERS, load_pretrained, pretrain_backbone
+from .pretrain import load_pretrained, pretrain_backbone
 from .protocol import (
     attention_at_scale,
     attention_matrix_bytes,
     compare,
-    fit_power_law,
     format_table,
     get_backbone,
-    main,
     make_task,
     predict_masks,
     run_fewshot,
@@ -26,15 +26,12 @@ from .protocol import (
 )
 
 __all__ = [
-    "MIXERS",
     "attention_at_scale",
     "attention_matrix_bytes",
     "compare",
-    "fit_power_law",
     "format_table",
     "get_backbone",
     "load_pretrained",
-    "main",
     "make_task",
     "predict_masks",
     "pretrain",

@@ -1,6 +1,6 @@
 """Produce the small pretrained backbones shipped in ``afno_tutorial/fewshot/checkpoints/`` (one per mixer).
 
-    python -m afno_tutorial.pretrain                        # all four mixers, the shipped recipe
+    python -m afno_tutorial.pretrain                        # every registered mixer, the shipped recipe
     python -m afno_tutorial.pretrain --mixer afno --steps 500 --out /tmp/mine
 
 Masked-patch inpainting (:func:`afno_tutorial.train.pretrain_inpainting`) on unlabelled procedural images of the
@@ -12,7 +12,6 @@ written as ``<out>/<mixer>.pt`` (float16 weights, config, pretraining curve, tim
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import torch
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
+from ..mixers import available_mixers
 from ..models import InpaintingModel, VisionBackbone
 from ..train import evaluate_inpainting, load_backbone, pretrain_inpainting, save_backbone
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-MIXERS = ("afno", "attention", "gfn", "fno")
 # The shipped recipe: same depth, width, patch size, data and steps for every mixer.
 RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 1000, "batch_size": 32, "lr": 1e-3,
           "mask_ratio": 0.5, "n_images": 4000, "seed": 0}
@@ -109,7 +108,8 @@ def pretrain_backbone(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mixer", nargs="+", default=list(MIXERS), choices=MIXERS)
+    parser.add_argument("--mixer", nargs="+", default=available_mixers(), choices=available_mixers(),
+                        help="registered mixers (default: all)")
     parser.add_argument("--steps", type=int, default=RECIPE["steps"])
     parser.add_argument("--images", type=int, default=RECIPE["n_images"], help="number of pretraining images")
     parser.add_argument("--size", type=int, default=RECIPE["img_size"])

@@ -21,27 +21,25 @@ Writes ``results.json`` (every run, the summary, chance level, settings, version
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import json
-import math
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from ..bench.harness import fit_slope, time_step
+from .. import measure
 from ..config import describe_device, seed_everything, versions
 from ..config import device as pick_device
 from ..data import SegmentationSet, make_segmentation_set
 from ..masking import masked_mse, random_patch_mask
+from ..mixers import available_mixers
 from ..models import InpaintingModel, SegmentationModel, VisionBackbone
 
 # predict_masks is re-exported: notebook 05 calls fewshot.predict_masks.
 from ..train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation  # noqa: F401
-from .pretrain import MIXERS, load_pretrained
+from .pretrain import load_pretrained
 
 TEST_START = 0
 SUPPORT_START = 100_000  # support images of seed s: SUPPORT_START + 1000 s + (0 .. K-1), disjoint from the test set
@@ -72,32 +70,27 @@ def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str 
                     repeats: int = 5) -> float:
     """Measured seconds of one inpainting training step (forward, backward, AdamW) of ``backbone`` on ``device``.
 
-    A copy is timed (the backbone is untouched): median of ``repeats`` steps after one warm-up step.
+    A copy is timed (the backbone is untouched): median of ``repeats`` steps after one warm-up step
+    (:func:`afno_tutorial.measure.time_step`).
     """
     dev = pick_device(device)
     model = InpaintingModel(copy.deepcopy(backbone)).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     images = torch.rand(batch_size, model.in_chans, *backbone.img_size, device=dev)
     mask = random_patch_mask(batch_size, backbone.grid_size, 0.5, generator=torch.Generator().manual_seed(0)).to(dev)
-    times = []
-    for i in range(repeats + 1):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
+
+    def step() -> None:
         with autocast(dev):
             loss = masked_mse(model(images, mask).float(), images, mask)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        if i:
-            times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+
+    return measure.time_step(step, dev, repeats=repeats, warmup=1, warmup_seconds=0.0)[0]
 
 
 def run_fewshot(
-    mixers: list[str] | tuple[str, ...] = MIXERS,
+    mixers: list[str] | tuple[str, ...] | None = None,
     shots: list[int] | tuple[int, ...] = (1, 5, 10),
     seeds: list[int] | tuple[int, ...] = (0, 1, 2),
     *,
@@ -115,6 +108,9 @@ def run_fewshot(
 ) -> dict:
     """Run the protocol above; returns ``{"rows", "summary", "chance_miou", "class_names", "settings", ...}``.
 
+    ``mixers``: registry names (default: every registered mixer; each needs a pretrained backbone in
+    ``checkpoints``, also for ``init="random"``, which takes its architecture from there).
+
     ``rows``: one dict per (mixer, init, mode, K, seed) with ``miou`` and ``per_class_iou``. ``summary``: one per
     (mixer, init, mode, K) with ``miou_mean``, ``miou_std`` (over seeds), ``parameters``, ``train_step_ms``
     (measured here, one inpainting step at batch ``timing_batch`` on ``device``; ``None`` skips it). With
@@ -125,6 +121,7 @@ def run_fewshot(
 
     if eval_images < 1:
         raise ValueError(f"eval_images: expected a positive int, got {eval_images}")
+    mixers = available_mixers() if mixers is None else mixers
     dev = pick_device(device)
     test = make_task(size, eval_images)
     modes = ["head"] + (["finetune"] if finetune else [])
@@ -229,21 +226,18 @@ def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "p
 
 
 def save_results(results: dict, out: str | Path) -> list[Path]:
-    """Write ``results.json``, ``results.csv`` and ``fewshot_miou.png`` to ``out``; returns the paths."""
-    from ..viz.segmentation import plot_miou_bars
-
+    """Write ``results.json`` and ``results.csv`` to ``out``; returns the paths (the command line adds the figure,
+    ``fewshot_miou.png``: :func:`afno_tutorial.viz.segmentation.plot_miou_bars`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plain = {k: v for k, v in results.items() if k not in ("models", "test")}
-    paths = [out / "results.json", out / "results.csv", out / "fewshot_miou.png"]
+    paths = [out / "results.json", out / "results.csv"]
     paths[0].write_text(json.dumps(plain, indent=1, default=float) + "\n")
     with paths[1].open("w", newline="") as f:
         fields = ["mixer", "init", "mode", "shots", "seeds", "miou_mean", "miou_std", "parameters", "train_step_ms"]
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results["summary"])
-    fig = plot_miou_bars(results)
-    fig.savefig(paths[2], dpi=120, bbox_inches="tight")
     return paths
 
 
@@ -254,8 +248,8 @@ def save_results(results: dict, out: str | Path) -> list[Path]:
 def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 3) -> float:
     """Median seconds of one inference forward pass of ``backbone`` on a ``(1, C, size, size)`` image.
 
-    Timed as :func:`afno_tutorial.bench.time_step` times a mixer, under ``torch.no_grad`` and the device's
-    autocast: after a warm-up of at least one call and about a second, since a cold first call pays for
+    Timed by :func:`afno_tutorial.measure.time_step` as the benchmark times a mixer, under ``torch.no_grad`` and the
+    device's autocast: after a warm-up of at least one call and about a second, since a cold first call pays for
     allocations and page faults; fewer than ``repeats`` runs when one call is slow.
     """
     dev = pick_device(device)
@@ -266,14 +260,7 @@ def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device
         with autocast(dev):
             backbone(x)
 
-    return time_step(step, dev, repeats=repeats)[0]
-
-
-def fit_power_law(x: list[float], y: list[float]) -> tuple[float, float]:
-    """Least-squares fit of ``y = a * x**b`` in log space: returns ``(a, b)`` (slope from :func:`bench.fit_slope`)."""
-    b = fit_slope(x, y)
-    a = math.exp(sum(math.log(v) - b * math.log(t) for t, v in zip(x, y)) / len(x))
-    return a, b
+    return measure.time_step(step, dev, repeats=repeats)[0]
 
 
 def attention_at_scale(
@@ -302,7 +289,7 @@ def attention_at_scale(
     afno_seconds = time_forward(afno, large, device)
     measured["afno"][0].append(tokens)
     measured["afno"][1].append(afno_seconds)
-    a, b = fit_power_law(measured["attention"][0][-2:], measured["attention"][1][-2:])
+    a, b = measure.fit_power_law(measured["attention"][0][-2:], measured["attention"][1][-2:])
     estimate = {"attention": (tokens, a * tokens**b)}
     note = f"attention at {tokens:,} tokens: estimated {a * tokens**b:.0f} s from the fit (exponent {b:.2f})"
     if measure_attention:
@@ -327,34 +314,3 @@ def segment_large(model: SegmentationModel, image: torch.Tensor, device: str | t
     with autocast(dev):
         logits = model(image[None].to(dev))
     return logits.argmax(1)[0].cpu()
-
-
-# ----------------------------------------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mixer", nargs="+", default=list(MIXERS), choices=MIXERS)
-    parser.add_argument("--shots", nargs="+", type=int, default=[1, 5, 10])
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0 .. n-1)")
-    parser.add_argument("--init", nargs="+", default=["pretrained"], choices=["pretrained", "random"])
-    parser.add_argument("--finetune", action="store_true", help="also run full fine-tuning")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--eval-images", type=int, default=100)
-    parser.add_argument("--head-steps", type=int, default=500)
-    parser.add_argument("--finetune-steps", type=int, default=300)
-    parser.add_argument("--checkpoints", type=Path, default=None, help="folder of <mixer>.pt (default: shipped)")
-    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/fewshot/<cpu|cuda>")
-    args = parser.parse_args(argv)
-    if args.eval_images < 100:
-        print(f"note: --eval-images {args.eval_images} is below the protocol's 100", file=sys.stderr)
-    dev = pick_device(args.device)
-    results = run_fewshot(args.mixer, args.shots, list(range(args.seeds)), inits=args.init, finetune=args.finetune,
-                          eval_images=args.eval_images, head_steps=args.head_steps,
-                          finetune_steps=args.finetune_steps, device=dev, checkpoints=args.checkpoints)
-    results["command"] = "python -m afno_tutorial.fewshot " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(format_table(results))
-    out = args.out or Path("benchmarks/fewshot") / dev.type
-    for path in save_results(results, out):
-        print(f"wrote {path}")
-    return 0
