@@ -38,9 +38,7 @@
 # | whether it helps a real task: few-shot segmentation with pretrained backbones | 05 |
 
 # %%
-import subprocess
-import sys
-
+import subprocess, sys
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/afno-tutorial/afno-tutorial"], check=True)
 

@@ -37,9 +37,7 @@
 # assumed. Takes about a minute to run on a laptop CPU.
 
 # %%
-import subprocess
-import sys
-
+import subprocess, sys
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/afno-tutorial/afno-tutorial"], check=True)
 

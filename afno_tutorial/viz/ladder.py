@@ -7,9 +7,11 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from ..lessons.ladder import hilbert_transform
+from .colours import mixer_colour
 from .panels import show_image
 
 
@@ -20,8 +22,9 @@ def _smooth(values: Sequence[float], window: int) -> np.ndarray:
 
 
 def _rung_colours(n: int) -> list:
-    """One colour per rung, from FNO's to AFNO's along a sequential map (the rungs are steps between the two)."""
-    return list(plt.cm.viridis(np.linspace(0.15, 0.85, n)))
+    """One colour per rung, from FNO's colour (rung 1) to AFNO's (the last rung), the steps in between blended."""
+    start, end = np.array(to_rgb(mixer_colour("fno"))), np.array(to_rgb(mixer_colour("afno")))
+    return [tuple(start + (end - start) * t) for t in np.linspace(0.0, 1.0, n)]
 
 
 def plot_ladder(rows: Sequence[dict]) -> Figure:

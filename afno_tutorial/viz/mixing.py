@@ -10,6 +10,7 @@ import torch
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from .colours import mixer_colours, mixer_label, series_colours
 from .panels import show_image
 from .spectra import _freq_extent, _rows_sorted
 
@@ -81,20 +82,43 @@ def plot_token_maps(maps: dict[str, torch.Tensor], label: str, title: str | None
     return fig
 
 
+def label_colours(names: Sequence[str]) -> dict[str, str]:
+    """A colour per display name: the registered mixer's own colour for a name that is a mixer's registry name or
+    label, or starts with one (``"AFNO forward"``, a variant of AFNO, gets AFNO's colour); others from the palette."""
+    colours = mixer_colours()
+    keys = {**{n: n for n in colours}, **{mixer_label(n).lower(): n for n in colours}}
+    out, rest = {}, []
+    for name in names:
+        low = name.lower()
+        match = next((keys[k] for k in sorted(keys, key=len, reverse=True) if low == k or low.startswith(k + " ")),
+                     None)
+        if match is None:
+            rest.append(name)
+        else:
+            out[name] = colours[match]
+    out.update(series_colours(rest) if rest else {})
+    return {name: out[name] for name in names}
+
+
 def plot_shift_errors(errors: dict[str, list[float]], shifts: Sequence[tuple[int, int]]) -> Figure:
-    """Grouped bars of the relative shift-equivariance error per mixer and shift (log scale)."""
+    """Bars of the relative shift-equivariance error per mixer (its colour) and shift (hatches), on a log scale."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     names = list(errors)
+    colours = label_colours(names)
     width = 0.8 / len(shifts)
+    hatches = ["", "//", "..", "xx", "\\\\"]
     for k, s in enumerate(shifts):
         vals = [max(errors[n][k], 1e-9) for n in names]
-        ax.bar(np.arange(len(names)) + k * width, vals, width, label=f"shift {s}")
+        ax.bar(np.arange(len(names)) + k * width, vals, width, color=[colours[n] for n in names],
+               hatch=hatches[k % len(hatches)], edgecolor="k", linewidth=0.5, label=f"shift {s}")
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
     ax.set_yscale("log")
     ax.axhline(1e-5, color="gray", ls=":", lw=1)
     ax.set_ylabel("||f(shift x) - shift f(x)|| / ||f(x)||")
     ax.set_title("circular-shift equivariance (float32 rounding is ~1e-7)", fontsize=10)
-    ax.legend(fontsize=8)
+    legend = ax.legend(fontsize=8)
+    for patch in legend.get_patches():
+        patch.set_facecolor("white")
     fig.tight_layout()
     return fig
 
@@ -106,7 +130,10 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3.6), squeeze=False)
     ax = axes[0, 0]
     names = list(consistency)
-    ax.bar(names, [max(v, 1e-9) for v in consistency.values()], color="tab:purple")
+    colours = label_colours(names + list(psnr or {}))
+    ax.bar(names, [max(v, 1e-9) for v in consistency.values()], color=[colours[n] for n in names],
+           hatch=["//" if n.lower() not in ("afno", "gfn", "fno", "attention") else "" for n in names],
+           edgecolor="k", linewidth=0.5)
     ax.set_yscale("log")
     ax.set_ylabel("||f(up x) - up f(x)|| / ||up f(x)||")
     ax.set_title("same field at 2x resolution? (0 = yes)", fontsize=10)
@@ -115,14 +142,18 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
         ax = axes[0, 1]
         keys = list(psnr)
         pos = np.arange(len(keys))
-        ax.bar(pos - 0.2, [psnr[k][0] for k in keys], 0.4, label="training resolution")
-        ax.bar(pos + 0.2, [psnr[k][1] for k in keys], 0.4, label="2x resolution")
+        ax.bar(pos - 0.2, [psnr[k][0] for k in keys], 0.4, color=[colours[k] for k in keys], edgecolor="k",
+               linewidth=0.5, label="training resolution")
+        ax.bar(pos + 0.2, [psnr[k][1] for k in keys], 0.4, color=[colours[k] for k in keys], edgecolor="k",
+               linewidth=0.5, hatch="..", label="2x resolution")
         ax.set_xticks(pos, keys, fontsize=8)
         lo = min(min(v) for v in psnr.values())
         ax.set_ylim(lo - 2, None)
         ax.set_ylabel("test PSNR (dB)")
         ax.set_title("trained inpainting model at 2x resolution", fontsize=10)
-        ax.legend(fontsize=8)
+        legend = ax.legend(fontsize=8)
+        for patch in legend.get_patches():
+            patch.set_facecolor("white")
     fig.tight_layout()
     return fig
 
