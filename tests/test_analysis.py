@@ -6,6 +6,8 @@ matplotlib.use("Agg")
 
 import pytest
 import torch
+from figure_checks import assert_readable, plot_axes
+from matplotlib.colors import to_hex
 
 from afno_tutorial import AFNO2d, GlobalFilter2d, SelfAttention2d, SpectralConv2d, spectral
 from afno_tutorial.lessons.jacobian import token_jacobian_map
@@ -16,7 +18,7 @@ from afno_tutorial.lessons.sparsity import mixer_output, surviving_fraction_map,
 from afno_tutorial.lessons.symmetry import shift_equivariance_error, shift_error_parts, shift_errors
 from afno_tutorial.viz import mixing as vmix
 from afno_tutorial.viz import spectra, widgets
-from figure_checks import assert_readable, plot_axes
+from afno_tutorial.viz.colours import mixer_colour
 
 
 def _x(*shape, seed=0):
@@ -183,8 +185,17 @@ def test_mixing_figures():
     assert list(ks) == [0, 1, 2, 3, 4] and all(v == 1 for v in ring)
     fig = vmix.plot_shift_errors({"a": [1e-8, 1e-7], "b": [0.3, 0.5]}, [(1, 0), (2, 2)])
     assert len(fig.axes[0].patches) == 4
+    assert_readable(fig)
+    # One colour per mixer: a mixer's bars, and a variant's, take its registered colour.
+    colours = vmix.label_colours(["AFNO", "AFNO forward", "self-attention", "attention", "GFN", "mine"])
+    assert colours["AFNO"] == colours["AFNO forward"] == mixer_colour("afno")
+    assert colours["self-attention"] == colours["attention"] == mixer_colour("attention")
+    assert colours["mine"] not in {mixer_colour(n) for n in ("afno", "attention", "gfn", "fno")}
+    fig = vmix.plot_shift_errors({"GFN": [1e-8, 1e-7], "FNO": [0.3, 0.5]}, [(1, 0), (2, 2)])
+    assert to_hex(fig.axes[0].patches[0].get_facecolor()) == mixer_colour("gfn")
     fig = vmix.plot_resolution({"a": 1e-7, "b": 0.4}, {"a": (15.0, 13.0)})
     assert len(fig.axes) == 2
+    assert_readable(fig)
     fig = vmix.plot_sparsity_curve([1e-3, 1e-2], [0.1, 0.5], 0.01, mode_fractions=[0.0, 0.2])
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert len(fig.axes[0].lines) == 3 and any("0.01" in t for t in texts)

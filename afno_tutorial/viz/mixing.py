@@ -44,14 +44,15 @@ def plot_jacobian_maps(maps: dict[str, torch.Tensor], token: tuple[int, int],
         ax.axis("off")
     top = max(float(m.max()) for m in maps.values())
     norm = LogNorm(vmin=top * 1e-4, vmax=top)
-    for ax, (name, m) in zip(axes, maps.items()):
+    for k, (ax, (name, m)) in enumerate(zip(axes, maps.items())):
         im = ax.imshow(m.clamp_min(top * 1e-4).cpu().numpy(), cmap="viridis", norm=norm)
         ax.plot(token[1], token[0], "rx", ms=10, mew=2)
         # Spread: the share of the map's squared mass outside the token itself.
         share = float(1 - m[token].pow(2) / m.pow(2).sum().clamp_min(1e-30))
         ax.set_title(f"{name}\n{100 * share:.0f}% of |J|² from other tokens", fontsize=10)
         ax.set_xlabel("input token column")
-        ax.set_ylabel("input token row")
+        ax.set_ylabel("input token row" if k == 0 else "")
+    fig.subplots_adjust(wspace=0.15)
     bar = fig.colorbar(im, ax=axes, fraction=0.02, pad=0.02)
     bar.set_label(r"$\|\partial y_t / \partial x_s\|_F$ (log scale)", fontsize=9)
     return fig
