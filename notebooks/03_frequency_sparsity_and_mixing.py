@@ -246,8 +246,8 @@ for name, errs in errors.items():
 vmix.plot_shift_errors(errors, shifts);
 
 # %% [markdown]
-# AFNO's error is not a small correction: its output for a shifted input differs from the shifted output by a
-# sizeable fraction of the output itself. Two things cause it, and each can be measured alone: the bias field of
+# AFNO's error is not a small correction: its output for a shifted input differs from the shifted output by an
+# amount of the order of the output itself. Two things cause it, and each can be measured alone: the bias field of
 # section 3 (a fixed pattern at token $(0,0)$ that does not move with the input), and the component-wise ReLU and
 # soft-shrink (the same mixer with its biases set to zero):
 
@@ -263,7 +263,9 @@ print(f"mean over the shifts: AFNO {mean['mixer']:.2f} = bias field {mean['bias_
 # %% [markdown]
 # So the trained AFNO treats a pattern differently depending on where it sits on the grid, by the amount printed
 # above, and the printout says how much of that is the biases' fixed pattern and how much the nonlinearity acting
-# on phase-dependent real and imaginary parts. In a full network the position embedding breaks shift symmetry
+# on phase-dependent real and imaginary parts. When the bias field's part is close to the whole, as it can be after
+# a short training, the mixer's output is still mostly that fixed pattern: its input-dependent part starts as the
+# product of two small weight matrices, while the biases act at full strength from the first step. In a full network the position embedding breaks shift symmetry
 # anyway; the point is what the mixer itself assumes: a convolution treats every location alike, AFNO does not.
 #
 # ## 6. Twice the resolution: `ortho` versus `forward` with absolute modes
