@@ -226,8 +226,8 @@ def run_ladder(
     bar = tqdm(total=len(rungs) * len(seeds), desc="ladder (rungs x seeds)", disable=not progress)
     for rung in rungs:
         seed_everything(seeds[0])
-        row = {"number": rung.number, "name": rung.name, "change": rung.change, "seeds": seeds,
-               "costs": {g: measure_mixer(rung.build_mixer(dim, g), g, device=device, seed=seeds[0]) for g in grids}}
+        costs = {g: measure_mixer(rung.build_mixer(dim, g), g, repeats=20, device=device, seed=seeds[0]) for g in grids}
+        row = {"number": rung.number, "name": rung.name, "change": rung.change, "seeds": seeds, "costs": costs}
         psnr, curves, step_seconds = [], [], []
         for seed in seeds:
             model, history = _train_rung(rung, train_images, dim, depth, patch_size, steps, batch_size, lr, seed,
@@ -416,7 +416,8 @@ def train_mixers(
     """Train one inpainting model per ``name -> (mixer registry name, mixer kwargs)``, all the same way.
 
     Same backbone, seed, batches and schedule for every model (as in :func:`run_ladder`, without measurements;
-    each mixer keeps its own initialisation). Returns ``name -> trained model`` (eval mode); each model's loss history is on ``model.history``.
+    each mixer keeps its own initialisation). Returns ``name -> trained model`` (eval mode); each model's loss
+    history is on ``model.history``.
     """
     models = {}
     for number, (name, (mixer, kwargs)) in enumerate(specs.items(), start=1):
