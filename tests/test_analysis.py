@@ -6,16 +6,19 @@ matplotlib.use("Agg")
 
 import pytest
 import torch
+from figure_checks import assert_readable, plot_axes
+from matplotlib.colors import to_hex
 
 from afno_tutorial import AFNO2d, GlobalFilter2d, SelfAttention2d, SpectralConv2d, spectral
 from afno_tutorial.lessons.jacobian import token_jacobian_map
 from afno_tutorial.lessons.ladder import train_mixers
-from afno_tutorial.lessons.probes import capture_mixer_inputs, mixing_part
+from afno_tutorial.lessons.probes import bias_field, capture_mixer_inputs, mixing_part, without_biases
 from afno_tutorial.lessons.resolution import band_limit, fourier_upsample, resolution_consistency
 from afno_tutorial.lessons.sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
-from afno_tutorial.lessons.symmetry import shift_equivariance_error, shift_errors
+from afno_tutorial.lessons.symmetry import shift_equivariance_error, shift_error_parts, shift_errors
 from afno_tutorial.viz import mixing as vmix
-from afno_tutorial.viz import widgets
+from afno_tutorial.viz import spectra, widgets
+from afno_tutorial.viz.colours import mixer_colour
 
 
 def _x(*shape, seed=0):
@@ -74,6 +77,34 @@ def test_jacobian_maps_of_convolutions_are_shifted_copies():
         torch.testing.assert_close(torch.roll(a, (3, 4), (0, 1)), b, atol=1e-5, rtol=1e-4)
 
 
+def test_bias_field_is_a_fixed_pattern_on_row_0():
+    torch.manual_seed(0)
+    m = AFNO2d(16, num_blocks=4)
+    field = bias_field(m, (8, 8))[0]  # (8, 8, 16)
+    assert field.abs().max() > 1e-4
+    # A constant spectrum: its real part an impulse at token (0, 0), its imaginary part a transform along row 0.
+    assert field[1:].abs().max() < 1e-6
+    x = _x(1, 8, 8, 16)
+    assert field.norm() > 0 and bias_field(without_biases(m), (8, 8)).abs().max() == 0
+    assert m.b1.abs().max() > 0  # the original keeps its biases
+    torch.testing.assert_close(mixing_part(without_biases(m), torch.zeros_like(x)), torch.zeros_like(x))
+    with pytest.raises(TypeError, match="mixer"):
+        bias_field(GlobalFilter2d(16, 8), (8, 8))
+
+
+def test_shift_error_parts():
+    torch.manual_seed(0)
+    x = _x(2, 8, 8, 16)
+    m = AFNO2d(16, num_blocks=4, sparsity_threshold=0.0)  # at initialisation lambda = 0.01 would zero the rest
+    parts = shift_error_parts(m, x, (1, 2))
+    assert parts["mixer"] == pytest.approx(shift_equivariance_error(m, x, (1, 2)))
+    assert parts["bias_field"] > 0 and parts["without_biases"] > 0
+    # Without biases the bias field is zero and the error is all the nonlinearity's.
+    plain = without_biases(m)
+    parts = shift_error_parts(plain, x, (1, 2))
+    assert parts["bias_field"] == 0 and parts["without_biases"] == pytest.approx(parts["mixer"])
+
+
 def test_shift_equivariance():
     torch.manual_seed(0)
     x = _x(2, 8, 8, 16)
@@ -127,7 +158,7 @@ def test_widgets_redraw():
     box = widgets.jacobian_widget({"afno": m, "gfn": GlobalFilter2d(8, 8)}, {"afno": x[:1], "gfn": x[:1]},
                                   token=(1, 1))
     box.controls["i"].value = 5
-    assert box.draws == 2 and len(box.figure.axes) == 2
+    assert box.draws == 2 and len(plot_axes(box.figure)) == 2
     # The GFN panel's maximum (the marked token's peak) moves with the chosen token.
     with pytest.raises(ValueError, match="token:"):
         widgets.jacobian_widget({"afno": m}, {"afno": x[:1]}, token=(9, 0))
@@ -136,11 +167,35 @@ def test_widgets_redraw():
 def test_mixing_figures():
     maps = {"a": torch.rand(4, 4), "b": torch.rand(4, 4)}
     fig = vmix.plot_jacobian_maps(maps, (1, 2), image=torch.rand(16, 16))
-    assert len(fig.axes) == 3 and "from other tokens" in fig.axes[1].get_title()
+    assert len(plot_axes(fig)) == 3 and "from other tokens" in fig.axes[1].get_title()
+    assert_readable(fig)
+    # One colour scale for every map: a map ten times smaller looks ten times darker, not the same.
+    images = [ax.images[0] for ax in plot_axes(fig)[1:]]
+    assert images[0].norm is images[1].norm
+    fig = vmix.plot_token_maps({"x": torch.rand(4, 4), "y": 3 * torch.rand(4, 4)}, "value", marks=[(0, 0)])
+    assert_readable(fig)
+    assert plot_axes(fig)[0].images[0].norm.vmax == pytest.approx(float(fig.axes[1].images[0].get_array().max()))
+    power = [torch.rand(8, 5) + 0.1, torch.rand(8, 5) + 0.1]
+    fig = spectra.plot_power_spectra(power, ["a", "b"])
+    assert_readable(fig)
+    assert fig.axes[0].images[0].norm is fig.axes[1].images[0].norm
+    fig = spectra.plot_radial_spectra(power, ["a", "b"])
+    assert_readable(fig)
+    ks, ring = spectra.radial_profile(torch.ones(8, 5))
+    assert list(ks) == [0, 1, 2, 3, 4] and all(v == 1 for v in ring)
     fig = vmix.plot_shift_errors({"a": [1e-8, 1e-7], "b": [0.3, 0.5]}, [(1, 0), (2, 2)])
     assert len(fig.axes[0].patches) == 4
+    assert_readable(fig)
+    # One colour per mixer: a mixer's bars, and a variant's, take its registered colour.
+    colours = vmix.label_colours(["AFNO", "AFNO forward", "self-attention", "attention", "GFN", "mine"])
+    assert colours["AFNO"] == colours["AFNO forward"] == mixer_colour("afno")
+    assert colours["self-attention"] == colours["attention"] == mixer_colour("attention")
+    assert colours["mine"] not in {mixer_colour(n) for n in ("afno", "attention", "gfn", "fno")}
+    fig = vmix.plot_shift_errors({"GFN": [1e-8, 1e-7], "FNO": [0.3, 0.5]}, [(1, 0), (2, 2)])
+    assert to_hex(fig.axes[0].patches[0].get_facecolor()) == mixer_colour("gfn")
     fig = vmix.plot_resolution({"a": 1e-7, "b": 0.4}, {"a": (15.0, 13.0)})
     assert len(fig.axes) == 2
+    assert_readable(fig)
     fig = vmix.plot_sparsity_curve([1e-3, 1e-2], [0.1, 0.5], 0.01, mode_fractions=[0.0, 0.2])
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert len(fig.axes[0].lines) == 3 and any("0.01" in t for t in texts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -142,3 +143,39 @@ def test_markdown_has_no_control_characters_or_stray_lines(source):
             in_markdown = "[markdown]" in line
         elif in_markdown and line.strip():
             assert line.startswith("#"), f"{source.name}:{number}: markdown line without '#': {line[:60]!r}"
+
+
+def _kernelspec_ipykernel_installs() -> dict:
+    kernelspec = pytest.importorskip("ipykernel.kernelspec")
+    spec = kernelspec.get_kernel_dict()
+    return {"name": kernelspec.KERNEL_NAME, "display_name": spec["display_name"], "language": spec["language"]}
+
+
+@pytest.mark.parametrize("source", _sources(), ids=lambda p: p.stem)
+def test_notebook_names_the_kernel_jupyterlab_will_write(source):
+    """JupyterLab writes the running kernel's spec into the metadata of a notebook it opens: a stored spec that
+    differs (the display name "Python 3" where ipykernel's kernel says "Python 3 (ipykernel)") marks the notebook
+    modified a second after it opens. With jupytext's contents manager the paired source's header is what it reads.
+    ``python scripts/build_notebooks.py`` writes the right one into both."""
+    jupytext = pytest.importorskip("jupytext")
+    expected = _kernelspec_ipykernel_installs()
+    assert json.loads(source.with_suffix(".ipynb").read_text())["metadata"]["kernelspec"] == expected
+    assert jupytext.read(source).metadata["kernelspec"] == expected
+
+
+@pytest.mark.parametrize("source", _sources(), ids=lambda p: p.stem)
+def test_committed_notebook_shows_no_stale_progress_or_raw_widget(source):
+    """What JupyterLab, GitHub and nbviewer show of a widget before the notebook runs is its text form: a tqdm bar's
+    is the "0%" of its creation and a slider's its raw repr, unless the build rewrote them (finished bar, one line)."""
+    found = []
+    for number, cell in enumerate(json.loads(source.with_suffix(".ipynb").read_text())["cells"]):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            texts = ["".join(output.get("text", ""))] if output.get("output_type") == "stream" else []
+            texts += ["".join(data["text/plain"])] if "text/plain" in data else []
+            for text in texts:
+                if re.search(r"(^|\s)0%\|", text):
+                    found.append(f"cell {number}: progress bar at 0%: {text.strip()[:60]}")
+                if "application/vnd.jupyter.widget-view+json" in data and re.match(r"\s*[A-Z][A-Za-z]*\(", text):
+                    found.append(f"cell {number}: raw widget repr: {text.strip()[:60]}")
+    assert not found, f"run: python scripts/build_notebooks.py {source.relative_to(ROOT)}\n" + "\n".join(found)

@@ -1,23 +1,29 @@
-"""From FNO to AFNO in six rungs, each adding one change, and the measurement of each rung.
+"""From FNO to AFNO in six rungs, each changing one thing, and the measurement of each rung.
 
 ====  ==================================================  ==========================================================
 rung  mixer                                               what changes
 ====  ==================================================  ==========================================================
-1     ``SpectralConv2d(dim, modes)``                      FNO: a dense complex ``dim x dim`` weight per kept mode
+1     ``SpectralConv2d(dim, modes)``                      FNO: a dense complex ``dim x dim`` weight per kept mode,
+                                                          FNO's own truncation to ``modes``
 2     ``SpectralConv2d(dim, modes, num_blocks=k)``        block-diagonal per-mode weights
-3     ``AFNO2d(dim, mlp_layers=1, sparsity_threshold=0,   one block-diagonal weight shared by every mode
-      bias=False)``                                       (non-adaptive)
-4     ``AFNO2d(dim, sparsity_threshold=0)``               a two-layer MLP with ReLU shared by every mode (adaptive)
-5     ``AFNO2d(dim)``                                     plus soft-thresholding (shrinkage) ``S_lambda``
-6     ``AFNO2d(dim, hard_thresholding_fraction=f)``       plus hard mode truncation: the full AFNO
+3     ``AFNO2d(dim, k, modes=modes, mlp_layers=1,         one block-diagonal weight shared by every kept mode
+      sparsity_threshold=0, bias=False)``                 (non-adaptive)
+4     ``AFNO2d(dim, k, mlp_layers=1, sparsity_threshold=0, every mode kept: sharing made the truncation unnecessary
+      bias=False)``
+5     ``AFNO2d(dim, k, sparsity_threshold=0)``            a two-layer MLP with biases and ReLU shared by every mode
+                                                          (adaptive)
+6     ``AFNO2d(dim, k, sparsity_threshold=lambda)``       soft-thresholding ``S_lambda``: the AFNO of the paper
+                                                          (``AFNO2d(dim)`` with the defaults k = 8, lambda = 0.01)
 ====  ==================================================  ==========================================================
 
-Rungs 1-5 keep every mode the grid holds (FNO's per-mode weights cannot hold the ``k_y = -H/2`` Nyquist row), so
-that each rung changes one thing; rung 6 then truncates.
+Every spectral weight starts as AFNO's do, ``0.02 * randn`` for its real and imaginary parts (FNO's rungs are
+re-initialised so; the library's own ``SpectralConv2d`` starts norm-preserving), so that the initialisation is
+not one more change between rungs. Linear rungs (1-4) compute the same function under any FFT ``norm``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -28,8 +34,11 @@ from .. import measure, spectral
 from ..checks import check_pair, check_positive_int
 from ..config import describe_device, seed_everything
 from ..flops import count_flops, mixer_flops
-from ..mixers import AFNO2d, build_mixer
+from ..mixers import AFNO2d, SpectralConv2d, build_mixer
 from ..models import InpaintingModel, VisionBackbone
+
+# The standard deviation every rung's spectral weights start from (AFNO's initialisation).
+INIT_STD = 0.02
 
 
 @dataclass(frozen=True)
@@ -43,15 +52,26 @@ class Rung:
     kwargs: dict = field(default_factory=dict)
 
     def mixer_kwargs(self, grid_size: tuple[int, int]) -> dict:
-        """Constructor arguments for a ``grid_size`` token grid (FNO's modes depend on the grid)."""
+        """Constructor arguments for a ``grid_size`` token grid (FNO's modes capped to what the grid holds)."""
         kwargs = dict(self.kwargs)
-        if self.mixer == "fno" and "modes" not in kwargs:
-            kwargs["modes"] = fno_max_modes(grid_size)
+        if self.mixer == "fno":
+            top = fno_max_modes(grid_size)
+            modes = kwargs.get("modes", top)
+            kwargs["modes"] = (min(modes[0], top[0]), min(modes[1], top[1]))
         return kwargs
 
     def build_mixer(self, dim: int, grid_size: tuple[int, int]) -> nn.Module:
-        """The rung's mixer for ``dim`` channels on a ``grid_size`` grid."""
-        return build_mixer(self.mixer, dim, grid_size=grid_size, **self.mixer_kwargs(grid_size))
+        """The rung's mixer for ``dim`` channels on a ``grid_size`` grid, initialised as every rung is."""
+        return init_like_afno(build_mixer(self.mixer, dim, grid_size=grid_size, **self.mixer_kwargs(grid_size)))
+
+
+def init_like_afno(module: nn.Module) -> nn.Module:
+    """Give every FNO spectral weight in ``module`` AFNO's initialisation, ``INIT_STD * randn`` (in place)."""
+    for m in module.modules():
+        if isinstance(m, SpectralConv2d):
+            with torch.no_grad():
+                m.weight.normal_(0.0, INIT_STD)
+    return module
 
 
 def fno_max_modes(grid_size: tuple[int, int]) -> tuple[int, int]:
@@ -60,33 +80,39 @@ def fno_max_modes(grid_size: tuple[int, int]) -> tuple[int, int]:
     return (height + 1) // 2, width // 2 + 1
 
 
-def ladder_rungs(num_blocks: int = 8, fraction: float = 0.5, sparsity_threshold: float = 0.01) -> list[Rung]:
-    """The six rungs, FNO to AFNO (see the module docstring)."""
-    spectral.check_fraction(fraction)
+def ladder_rungs(num_blocks: int = 8, modes: tuple[int, int] = (4, 4), sparsity_threshold: float = 0.01) -> list[Rung]:
+    """The six rungs, FNO to AFNO (see the module docstring); ``modes`` is FNO's kept set for rungs 1-3."""
     k = check_positive_int(num_blocks, "num_blocks")
+    modes = spectral.check_modes(modes)
     lam = sparsity_threshold
+    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam > 0):
+        raise ValueError(f"sparsity_threshold: expected a positive number, got {lam!r}")
+    shared = {"num_blocks": k, "mlp_layers": 1, "sparsity_threshold": 0.0, "bias": False}
+    m_y, m_x = modes
     return [
-        Rung(1, "FNO", "dense complex weight per mode", "fno", {}),
-        Rung(2, "FNO, block-diagonal", f"{k} diagonal blocks per mode", "fno", {"num_blocks": k}),
-        Rung(3, "shared linear (non-adaptive)", "one block-diagonal weight for all modes", "afno",
-             {"num_blocks": k, "mlp_layers": 1, "sparsity_threshold": 0.0, "bias": False}),
-        Rung(4, "shared MLP (adaptive)", "2-layer MLP + ReLU for all modes", "afno",
+        Rung(1, "FNO", f"dense complex weight per kept mode, |k_y| < {m_y}, k_x < {m_x}", "fno",
+             {"modes": modes, "num_blocks": 1}),
+        Rung(2, "block-diagonal", f"{k} diagonal blocks per mode", "fno", {"modes": modes, "num_blocks": k}),
+        Rung(3, "shared linear", "one block-diagonal weight for every kept mode", "afno", {**shared, "modes": modes}),
+        Rung(4, "every mode", "keep every mode", "afno", shared),
+        Rung(5, "shared MLP", "two-layer MLP with biases and ReLU (adaptive)", "afno",
              {"num_blocks": k, "sparsity_threshold": 0.0}),
-        Rung(5, "+ soft-thresholding", f"softshrink, lambda = {lam}", "afno",
-             {"num_blocks": k, "sparsity_threshold": lam}),
-        Rung(6, "+ hard truncation (AFNO)", f"keep fraction {fraction} of the modes", "afno",
-             {"num_blocks": k, "sparsity_threshold": lam, "hard_thresholding_fraction": fraction}),
+        Rung(6, "AFNO", f"soft-thresholding, lambda = {lam:g}", "afno", {"num_blocks": k, "sparsity_threshold": lam}),
     ]
 
 
 def build_rung_model(
-    rung: Rung, *, dim: int, depth: int, img_size: int, patch_size: int, in_chans: int = 3
+    rung: Rung, *, dim: int, depth: int, img_size: int, patch_size: int, in_chans: int = 3, afno_init: bool = True
 ) -> InpaintingModel:
-    """An :class:`InpaintingModel` whose every block uses ``rung``'s mixer (same depth and width for all rungs)."""
+    """An :class:`InpaintingModel` whose every block uses ``rung``'s mixer (same depth and width for all rungs).
+
+    ``afno_init``: FNO weights start as AFNO's (:func:`init_like_afno`, the ladder); ``False`` keeps each mixer's
+    own initialisation.
+    """
     grid = (img_size // patch_size, img_size // patch_size)
     backbone = VisionBackbone(in_chans=in_chans, patch_size=patch_size, dim=dim, depth=depth, mixer=rung.mixer,
                               mixer_kwargs=rung.mixer_kwargs(grid), img_size=img_size)
-    return InpaintingModel(backbone)
+    return InpaintingModel(init_like_afno(backbone) if afno_init else backbone)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -164,24 +190,27 @@ def run_ladder(
     steps: int = 1000,
     batch_size: int = 16,
     lr: float = 2e-3,
-    measure_grid: tuple[int, int] = (64, 64),
-    seed: int = 0,
+    seeds: Sequence[int] = (0, 1, 2),
+    measure_grids: Sequence[tuple[int, int]] = ((16, 16), (128, 128)),
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> list[dict]:
-    """Train every rung the same way on masked-patch inpainting and measure its mixer.
+    """Train every rung the same way with each seed on masked-patch inpainting, and measure its mixer.
 
     Args:
         rungs: from :func:`ladder_rungs`.
         train_images, test_images: ``(N, 3, S, S)`` in ``[0, 1]`` (held-out test images).
         dim, depth, patch_size: the same backbone for every rung.
         steps, batch_size, lr: :func:`afno_tutorial.train.pretrain_inpainting` settings, the same for every rung.
-        measure_grid: token grid for the cost columns (one mixer, batch 1).
+        seeds: one training run per rung and seed; a seed fixes the initialisation and the batches, so every rung
+            sees the same data in the same order under the same seed (differences between rungs are paired).
+        measure_grids: token grids for the cost columns (one mixer, batch 1): the training grid and a large one.
 
     Returns:
-        One dict per rung: ``number, name, change``, the :func:`measure_mixer` columns, ``model_params``,
-        ``psnr`` (dB, hidden pixels of held-out images), ``final_loss`` (mean of the last 5% of steps),
-        ``train_seconds_per_step``, ``loss`` (the curve), ``device``.
+        One dict per rung: ``number, name, change``; ``costs``: ``{grid: measure_mixer(...)}`` per grid;
+        ``model_params``; ``psnr``: the test PSNR of each seed (dB, hidden pixels of held-out images, the same masks
+        for every run), ``psnr_mean``, ``psnr_std`` (sample standard deviation over seeds); ``loss``: the mean
+        training curve over seeds; ``train_seconds_per_step``; ``seeds``; ``device``.
     """
     from tqdm.auto import tqdm
 
@@ -189,42 +218,123 @@ def run_ladder(
 
     if train_images.ndim != 4 or train_images.shape[-1] != train_images.shape[-2]:
         raise ValueError(f"train_images: expected (N, C, S, S), got {tuple(train_images.shape)}")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    grids = [check_pair(g, "measure_grids") for g in measure_grids]
     rows = []
-    for rung in tqdm(rungs, desc="ladder", disable=not progress):
-        seed_everything(seed)
-        mixer = rung.build_mixer(dim, measure_grid)
-        row = {"number": rung.number, "name": rung.name, "change": rung.change}
-        row.update(measure_mixer(mixer, measure_grid, device=device, seed=seed))
-        model, history = _train_rung(rung, train_images, dim, depth, patch_size, steps, batch_size, lr, seed,
-                                     device, progress)
-        tail = max(1, len(history["loss"]) // 20)
+    bar = tqdm(total=len(rungs) * len(seeds), desc="ladder (rungs x seeds)", disable=not progress)
+    for rung in rungs:
+        seed_everything(seeds[0])
+        costs = {g: measure_mixer(rung.build_mixer(dim, g), g, repeats=20, device=device, seed=seeds[0]) for g in grids}
+        row = {"number": rung.number, "name": rung.name, "change": rung.change, "seeds": seeds, "costs": costs}
+        psnr, curves, step_seconds = [], [], []
+        for seed in seeds:
+            model, history = _train_rung(rung, train_images, dim, depth, patch_size, steps, batch_size, lr, seed,
+                                         device, progress=False)
+            psnr.append(evaluate_inpainting(model, test_images, seed=0)["psnr"])
+            curves.append(history["loss"])
+            step_seconds.append(history["seconds_per_step"])
+            bar.set_postfix(rung=rung.number, seed=seed, psnr=f"{psnr[-1]:.2f}")
+            bar.update()
         row.update(
             model_params=float(count_parameters(model)),
-            psnr=evaluate_inpainting(model, test_images, seed=seed)["psnr"],
-            final_loss=sum(history["loss"][-tail:]) / tail,
-            train_seconds_per_step=history["seconds_per_step"],
-            loss=list(history["loss"]),
+            psnr=psnr,
+            psnr_mean=sum(psnr) / len(psnr),
+            psnr_std=_sample_std(psnr),
+            loss=[sum(values) / len(values) for values in zip(*curves)],
+            train_seconds_per_step=sum(step_seconds) / len(step_seconds),
             device=describe_device(device),
         )
         rows.append(row)
+    bar.close()
     return rows
 
 
-def ladder_markdown(rows: Sequence[dict], measure_grid: tuple[int, int]) -> str:
-    """A markdown table of :func:`run_ladder`'s rows (costs of one mixer on ``measure_grid``; PSNR of the model)."""
-    h, w = measure_grid
-    device = rows[0]["device"] if rows else ""
-    lines = [
-        f"| rung | mixer | change | mixer params | GFLOPs at {h}x{w} | forward ms at {h}x{w} ({device}) "
-        f"| peak MB | model params | test PSNR (dB) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['number']} | {r['name']} | {r['change']} | {r['params']:,.0f} | {r['flops'] / 1e9:.3f} "
-            f"| {r['forward_ms']:.2f} | {r['peak_mb']:.1f} | {r['model_params']:,.0f} | {r['psnr']:.2f} |"
-        )
+def _sample_std(values: Sequence[float]) -> float:
+    """Sample standard deviation (``n - 1`` in the denominator); 0 for a single value."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def rung_steps(rows: Sequence[dict]) -> list[dict]:
+    """What each change does to the test PSNR, paired by seed, from :func:`run_ladder`'s rows.
+
+    Returns one dict per consecutive pair of rungs: ``number`` (the rung that makes the change), ``change``,
+    ``delta`` (the per-seed PSNR differences, dB), ``mean``, ``std`` (over seeds), ``stderr`` (``std / sqrt(n)``),
+    and ``measurable``: whether ``|mean| > 2 * stderr`` and every seed moves the same way. With few seeds that is
+    a rough test: it says whether the change stands out from the seed-to-seed noise of this experiment.
+    """
+    steps = []
+    for before, after in zip(rows, rows[1:]):
+        if before["seeds"] != after["seeds"]:
+            raise ValueError("rows: every rung must be trained with the same seeds to pair them")
+        delta = [b - a for a, b in zip(before["psnr"], after["psnr"])]
+        mean, std = sum(delta) / len(delta), _sample_std(delta)
+        stderr = std / math.sqrt(len(delta))
+        same_sign = all(d > 0 for d in delta) or all(d < 0 for d in delta)
+        steps.append({"number": after["number"], "change": after["change"], "delta": delta, "mean": mean, "std": std,
+                      "stderr": stderr, "measurable": len(delta) > 1 and same_sign and abs(mean) > 2 * stderr})
+    return steps
+
+
+def _factor(before: float, after: float) -> str:
+    """``after`` relative to ``before`` as a readable factor: ``"x 4.2"``, ``"/ 8"`` or ``"unchanged"``."""
+    if before == after:
+        return "unchanged"
+    if before == 0 or after == 0:
+        return f"{before:.3g} -> {after:.3g}"
+    ratio = after / before
+    return f"x {ratio:.3g}" if ratio >= 1 else f"/ {1 / ratio:.3g}"
+
+
+def describe_steps(rows: Sequence[dict]) -> str:
+    """A markdown list: what each rung's change does to the costs (at every measured grid) and to the test PSNR.
+
+    The PSNR change is paired by seed (:func:`rung_steps`) and called not measurable when it does not stand out
+    from the seed-to-seed noise.
+    """
+    grids = list(rows[0]["costs"])
+    lines = []
+    for step, before, after in zip(rung_steps(rows), rows, rows[1:]):
+        costs = []
+        for key, name in (("params", "parameters"), ("flops", "FLOPs"), ("forward_ms", "forward time"),
+                          ("peak_mb", "peak memory")):
+            per_grid = [_factor(before["costs"][g][key], after["costs"][g][key]) for g in grids]
+            if key == "params" or len(set(per_grid)) == 1:
+                costs.append(f"{name} {per_grid[0]}")
+            else:
+                costs.append(f"{name} " + ", ".join(f"{f} at {h}x{w}" for f, (h, w) in zip(per_grid, grids)))
+        deltas = ", ".join(f"{d:+.2f}" for d in step["delta"])
+        verdict = ("**measurable**" if step["measurable"] else
+                   "**not measurable** at this scale (within the seed-to-seed noise)")
+        lines.append(f"- **Rung {step['number']}, {step['change']}:** {'; '.join(costs)}. Test PSNR "
+                     f"{step['mean']:+.2f} ± {step['std']:.2f} dB (per seed: {deltas}): {verdict}.")
     return "\n".join(lines)
+
+
+def ladder_markdown(rows: Sequence[dict]) -> str:
+    """A markdown table of :func:`run_ladder`'s rows: costs of one mixer at each measured grid, PSNR mean ± std."""
+    if not rows:
+        raise ValueError("rows: expected at least one rung")
+    grids = list(rows[0]["costs"])
+    device = rows[0]["device"]
+    head = ["rung", "change", "mixer params"]
+    for h, w in grids:
+        head += [f"GFLOPs at {h}x{w}", f"forward ms at {h}x{w}", f"peak MB at {h}x{w}"]
+    head += [f"test PSNR (dB), mean ± std of {len(rows[0]['psnr'])} seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for r in rows:
+        cells = [f"{r['number']} {r['name']}", r["change"], f"{r['costs'][grids[0]]['params']:,.0f}"]
+        for g in grids:
+            c = r["costs"][g]
+            cells += [f"{c['flops'] / 1e9:.3g}", f"{c['forward_ms']:.3g}", f"{c['peak_mb']:.3g}"]
+        cells.append(f"{r['psnr_mean']:.2f} ± {r['psnr_std']:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\nTimes and memory: {device}, batch 1, inference forward."
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -257,25 +367,35 @@ def shared_linear_weights(mixer: AFNO2d) -> tuple[torch.Tensor, torch.Tensor]:
     return a, b
 
 
+def kept_projection(x: torch.Tensor, modes: tuple[int, int], norm: str = "ortho") -> torch.Tensor:
+    """``P x``: ``x: (B, H, W, C)`` with every ``rfft2`` bin outside the kept set ``modes`` set to zero."""
+    size = tuple(x.shape[1:3])
+    z = spectral.rfft2_kept(x.permute(0, 3, 1, 2), modes, norm)
+    return spectral.irfft2_kept(z, size, modes, norm).permute(0, 2, 3, 1)
+
+
 def nonadaptive_decomposition(mixer: AFNO2d, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Rung 3 written without any FFT: ``mixer(x) == x A + (H x) B``.
+    """Rungs 3 and 4 written without any weight in Fourier space: ``mixer(x) == (P x) A + (H P x) B``.
+
+    ``A + iB`` is the shared weight, ``H`` the Hilbert-type transform (:func:`hilbert_transform`) and ``P`` the
+    projection onto the kept set (:func:`kept_projection`; the identity when every mode is kept, rung 4). Both
+    ``P`` and ``H`` are fixed: nothing spatial is learned.
 
     Args:
-        mixer: ``AFNO2d(dim, mlp_layers=1, sparsity_threshold=0, bias=False)`` keeping all modes.
+        mixer: ``AFNO2d(dim, mlp_layers=1, sparsity_threshold=0, bias=False)``.
         x: ``(B, H, W, C)``.
 
     Returns:
-        ``{"mixer": mixer(x), "pointwise": x @ A + (H x) @ B}`` (``mixer(x) - x`` for ``inner_skip=True``); they are
-        equal for such a mixer.
+        ``{"mixer": mixer(x), "pointwise": (P x) @ A + (H P x) @ B}`` (``mixer(x) - x`` for ``inner_skip=True``);
+        they are equal for such a mixer.
     """
     a, b = shared_linear_weights(mixer)  # raises unless mlp_layers=1
-    if mixer.b1 is not None or mixer.sparsity_threshold > 0 or mixer.kept_modes(*x.shape[1:3]) != spectral.max_modes(
-        *x.shape[1:3]
-    ):
-        raise ValueError("mixer: expected no bias, sparsity_threshold=0 and every mode kept")
+    if mixer.b1 is not None or mixer.sparsity_threshold > 0:
+        raise ValueError("mixer: expected no bias and sparsity_threshold=0")
     with torch.no_grad():
         residual = mixer(x) - x if mixer.inner_skip else mixer(x)
-        pointwise = x @ a.to(x.dtype) + hilbert_transform(x, mixer.fft_norm) @ b.to(x.dtype)
+        low = kept_projection(x, mixer.kept_modes(*x.shape[1:3]), mixer.fft_norm)
+        pointwise = low @ a.to(x.dtype) + hilbert_transform(low, mixer.fft_norm) @ b.to(x.dtype)
     return {"mixer": residual, "pointwise": pointwise}
 
 
@@ -295,27 +415,28 @@ def train_mixers(
 ) -> dict[str, InpaintingModel]:
     """Train one inpainting model per ``name -> (mixer registry name, mixer kwargs)``, all the same way.
 
-    Same backbone, seed, batches and schedule for every model (as in :func:`run_ladder`, without measurements).
-    Returns ``name -> trained model`` (eval mode); each model's loss history is on ``model.history``.
+    Same backbone, seed, batches and schedule for every model (as in :func:`run_ladder`, without measurements;
+    each mixer keeps its own initialisation). Returns ``name -> trained model`` (eval mode); each model's loss
+    history is on ``model.history``.
     """
     models = {}
     for number, (name, (mixer, kwargs)) in enumerate(specs.items(), start=1):
         rung = Rung(number, name, "", mixer, dict(kwargs))
         model, model.history = _train_rung(rung, train_images, dim, depth, patch_size, steps, batch_size, lr, seed,
-                                           device, progress)
+                                           device, progress, afno_init=False)
         models[name] = model
     return models
 
 
 def _train_rung(rung: Rung, train_images: torch.Tensor, dim: int, depth: int, patch_size: int, steps: int,
                 batch_size: int, lr: float, seed: int, device: torch.device | str,
-                progress: bool) -> tuple[InpaintingModel, dict]:
+                progress: bool, afno_init: bool = True) -> tuple[InpaintingModel, dict]:
     """Build ``rung``'s inpainting model from ``seed`` and train it; the one recipe every comparison shares."""
     from ..train import pretrain_inpainting
 
     seed_everything(seed)
     model = build_rung_model(rung, dim=dim, depth=depth, img_size=train_images.shape[-1], patch_size=patch_size,
-                             in_chans=train_images.shape[1])
+                             in_chans=train_images.shape[1], afno_init=afno_init)
     history = pretrain_inpainting(model, train_images, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                                   device=device, progress=progress)
     return model, history

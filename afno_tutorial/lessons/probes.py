@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -18,6 +20,32 @@ def mixing_part(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     y = mixer(x)
     return y - x if isinstance(mixer, AFNO2d) and mixer.inner_skip else y
+
+
+def without_biases(mixer: AFNO2d) -> AFNO2d:
+    """A copy of an AFNO mixer with its MLP biases ``b1, b2`` set to zero (the mixer itself is not changed)."""
+    if not isinstance(mixer, AFNO2d):
+        raise TypeError(f"mixer: expected an AFNO2d, got {type(mixer).__name__}")
+    twin = copy.deepcopy(mixer)
+    with torch.no_grad():
+        for bias in (twin.b1, twin.b2):
+            if bias is not None:
+                bias.zero_()
+    return twin
+
+
+@torch.no_grad()
+def bias_field(mixer: AFNO2d, size: tuple[int, int]) -> torch.Tensor:
+    """What an AFNO mixer outputs for an all-zero input on an ``(H, W)`` grid: ``(1, H, W, C)``.
+
+    With ``z = 0`` every kept bin gets the same vector ``S(W2 ReLU(b1) + b2)``, a constant spectrum, whose inverse
+    FFT sits at token ``(0, 0)`` (its real part an impulse there, its imaginary part the Hilbert-type transform of
+    that impulse along row 0). The biases add it, and it does not move when the input moves.
+    """
+    if not isinstance(mixer, AFNO2d):
+        raise TypeError(f"mixer: expected an AFNO2d, got {type(mixer).__name__}")
+    param = mixer.w1
+    return mixing_part(mixer, torch.zeros(1, *size, mixer.dim, dtype=param.dtype, device=param.device))
 
 
 def capture_mixer_inputs(

@@ -13,7 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .probes import mixing_part
+from ..mixers import AFNO2d
+from .probes import bias_field, mixing_part, without_biases
 
 
 @torch.no_grad()
@@ -35,3 +36,22 @@ def shift_errors(mixers: dict[str, nn.Module], inputs: dict[str, torch.Tensor],
                  shifts: Sequence[tuple[int, int]]) -> dict[str, list[float]]:
     """:func:`shift_equivariance_error` for each named mixer (with its own input) and each shift."""
     return {name: [shift_equivariance_error(m, inputs[name], s) for s in shifts] for name, m in mixers.items()}
+
+
+@torch.no_grad()
+def shift_error_parts(mixer: AFNO2d, x: torch.Tensor, shift: tuple[int, int]) -> dict[str, float]:
+    """Where an AFNO mixer's shift-equivariance error comes from, each relative to ``||f(x)||`` of the mixer itself.
+
+    Returns ``{"mixer": ..., "bias_field": ..., "without_biases": ...}``: the error of the mixer; the error its bias
+    field alone makes (:func:`afno_tutorial.lessons.probes.bias_field`, a fixed pattern at token ``(0, 0)`` that a
+    shifted input does not move); the error of the same mixer with its biases set to zero (what the component-wise
+    ReLU and soft-shrink break by themselves).
+    """
+    ref = mixing_part(mixer, x).norm().clamp_min(1e-12)
+    field = bias_field(mixer, tuple(x.shape[1:3])).to(x.dtype)
+    field_error = (field - torch.roll(field, shift, dims=(1, 2))).norm() * x.shape[0] ** 0.5  # once per image
+    twin = without_biases(mixer)
+    shifted = mixing_part(twin, torch.roll(x, shift, dims=(1, 2)))
+    twin_error = (shifted - torch.roll(mixing_part(twin, x), shift, dims=(1, 2))).norm()
+    return {"mixer": shift_equivariance_error(mixer, x, shift), "bias_field": float(field_error / ref),
+            "without_biases": float(twin_error / ref)}

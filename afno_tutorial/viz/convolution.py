@@ -7,6 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..lessons.convolution import circular_conv2d, conv_flops, crossover_kernel_size, fft_conv2d
+from .panels import show_image
 
 
 def plot_convolution_theorem(image: torch.Tensor, kernel: torch.Tensor) -> Figure:
@@ -14,15 +15,13 @@ def plot_convolution_theorem(image: torch.Tensor, kernel: torch.Tensor) -> Figur
     direct = circular_conv2d(image, kernel)
     via_fft = fft_conv2d(image, kernel)
     diff = (direct - via_fft).abs()
-    fig, axes = plt.subplots(1, 5, figsize=(16, 3.4))
-    panels = [(image, "image", "gray"), (kernel, f"kernel {tuple(kernel.shape)}", "RdBu_r"),
-              (direct, "direct circular conv2d", "gray"), (via_fft, "irfft2(rfft2(x) * rfft2(k))", "gray"),
-              (diff, f"|difference|, max {float(diff.max()):.1e}", "inferno")]
-    for ax, (arr, title, cmap) in zip(axes, panels):
-        im = ax.imshow(arr.detach().cpu().numpy(), cmap=cmap)
-        ax.set_title(title, fontsize=10)
-        ax.axis("off")
-    fig.colorbar(im, ax=axes[-1], fraction=0.046)
+    fig, axes = plt.subplots(1, 5, figsize=(18, 3.4))
+    low, high = float(direct.min()), float(direct.max())  # one scale for both routes
+    show_image(axes[0], image, "pixel value", title="image")
+    show_image(axes[1], kernel, "kernel weight", cmap="RdBu_r", symmetric=True, title=f"kernel {tuple(kernel.shape)}")
+    show_image(axes[2], direct, "output value", vmin=low, vmax=high, title="direct circular conv2d")
+    show_image(axes[3], via_fft, "output value", vmin=low, vmax=high, title="irfft2(rfft2(x) * rfft2(k))")
+    show_image(axes[4], diff, "|difference|", cmap="inferno", title=f"|difference|, max {float(diff.max()):.1e}")
     fig.tight_layout()
     return fig
 
@@ -41,6 +40,8 @@ def plot_convolution_timing(
     cross = crossover_kernel_size(timings)
     if cross is not None:
         ax0.axvline(cross, color="gray", ls=":", label=f"FFT faster from K = {cross:g}")
+    else:
+        ax0.plot([], [], " ", label="no crossover in the measured range")
     ax0.set_xlabel("kernel side K")
     ax0.set_ylabel("milliseconds (best of repeats)")
     ax0.set_title(f"measured, {image_size[0]}x{image_size[1]} image, {device_name}", fontsize=10)

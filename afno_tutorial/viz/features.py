@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from .colours import mixer_colours, mixer_label
+
 
 def pca_rgb(tokens: torch.Tensor) -> torch.Tensor:
     """Project token features on their first three principal components, scaled to ``[0, 1]``.
@@ -43,7 +45,9 @@ def plot_feature_maps(image: torch.Tensor, features: dict[str, torch.Tensor], ti
     axes[0].set_title("input")
     for ax, (name, tokens) in zip(axes[1:], features.items()):
         ax.imshow(pca_rgb(tokens.cpu()).numpy(), interpolation="nearest")
-        ax.set_title(f"{name}\n{tokens.shape[0]}x{tokens.shape[1]} tokens", fontsize=9)
+        colour = mixer_colours().get(name, "black")  # a registered mixer's title in its colour
+        ax.set_title(f"{mixer_label(name) if name in mixer_colours() else name}\n{tokens.shape[0]}x{tokens.shape[1]} "
+                     "tokens", fontsize=9, color=colour)
     for ax in axes:
         ax.axis("off")
     if title:

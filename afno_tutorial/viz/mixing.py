@@ -7,58 +7,119 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from .colours import mixer_colours, mixer_label, series_colours
+from .panels import show_image
 from .spectra import _freq_extent, _rows_sorted
 
 
 def plot_jacobian_maps(maps: dict[str, torch.Tensor], token: tuple[int, int],
                        image: torch.Tensor | None = None) -> Figure:
-    """One panel per mixer: ``||d y_t / d x_s||`` over input tokens ``s`` (each panel scaled to its max).
+    """One panel per mixer: ``||d y_t / d x_s||_F`` over input tokens ``s``, all on one logarithmic colour scale.
 
     Args:
         maps: name -> ``(H, W)`` map from :func:`afno_tutorial.lessons.jacobian.token_jacobian_map`.
         token: the output token ``t = (i, j)``, marked with a cross.
         image: optional ``(H_img, W_img)`` or ``(3, H_img, W_img)`` image the tokens come from, shown first.
+
+    The shared scale spans four decades below the largest value of any map, so that the mixers can be compared
+    with each other, not only each with itself.
     """
     n = len(maps) + (image is not None)
-    fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.3 * n + 1.0, 3.4), squeeze=False)
     axes = list(axes[0])
     if image is not None:
         ax = axes.pop(0)
         img = image.permute(1, 2, 0) if image.ndim == 3 else image
-        ax.imshow(img.cpu().numpy(), cmap="gray")
+        if img.ndim == 2:
+            show_image(ax, img, "pixel value")
+        else:
+            ax.imshow(img.cpu().numpy())
         h, w = next(iter(maps.values())).shape
         sy, sx = img.shape[0] / h, img.shape[1] / w
         ax.plot((token[1] + 0.5) * sx - 0.5, (token[0] + 0.5) * sy - 0.5, "rx", ms=10, mew=2)
         ax.set_title("input image, output token", fontsize=10)
         ax.axis("off")
-    for ax, (name, m) in zip(axes, maps.items()):
-        m = m / m.max().clamp_min(1e-30)
-        ax.imshow(m.cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
+    top = max(float(m.max()) for m in maps.values())
+    norm = LogNorm(vmin=top * 1e-4, vmax=top)
+    for k, (ax, (name, m)) in enumerate(zip(axes, maps.items())):
+        im = ax.imshow(m.clamp_min(top * 1e-4).cpu().numpy(), cmap="viridis", norm=norm)
         ax.plot(token[1], token[0], "rx", ms=10, mew=2)
         # Spread: the share of the map's squared mass outside the token itself.
-        share = float(1 - m[token].pow(2) / m.pow(2).sum())
+        share = float(1 - m[token].pow(2) / m.pow(2).sum().clamp_min(1e-30))
         ax.set_title(f"{name}\n{100 * share:.0f}% of |J|² from other tokens", fontsize=10)
-        ax.axis("off")
-    fig.tight_layout()
+        ax.set_xlabel("input token column")
+        ax.set_ylabel("input token row" if k == 0 else "")
+    fig.subplots_adjust(wspace=0.15)
+    bar = fig.colorbar(im, ax=axes, fraction=0.02, pad=0.02)
+    bar.set_label(r"$\|\partial y_t / \partial x_s\|_F$ (log scale)", fontsize=9)
     return fig
 
 
+def plot_token_maps(maps: dict[str, torch.Tensor], label: str, title: str | None = None,
+                    marks: Sequence[tuple[int, int]] = ()) -> Figure:
+    """Maps over the token grid side by side on one shared linear colour scale (``name -> (H, W)``).
+
+    Args:
+        label: what the values are, for the colour bar.
+        marks: tokens ``(i, j)`` to mark with a cross on every panel.
+    """
+    top = max(float(m.max()) for m in maps.values())
+    norm = Normalize(vmin=0.0, vmax=top)
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps) + 1.0, 3.4), squeeze=False)
+    for ax, (name, m) in zip(axes[0], maps.items()):
+        im = ax.imshow(m.detach().cpu().numpy(), cmap="viridis", norm=norm)
+        for i, j in marks:
+            ax.plot(j, i, "rx", ms=8, mew=1.5)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("token column")
+        ax.set_ylabel("token row")
+    bar = fig.colorbar(im, ax=list(axes[0]), fraction=0.02, pad=0.02)
+    bar.set_label(label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def label_colours(names: Sequence[str]) -> dict[str, str]:
+    """A colour per display name: the registered mixer's own colour for a name that is a mixer's registry name or
+    label, or starts with one (``"AFNO forward"``, a variant of AFNO, gets AFNO's colour); others from the palette."""
+    colours = mixer_colours()
+    keys = {**{n: n for n in colours}, **{mixer_label(n).lower(): n for n in colours}}
+    out, rest = {}, []
+    for name in names:
+        low = name.lower()
+        match = next((keys[k] for k in sorted(keys, key=len, reverse=True) if low == k or low.startswith(k + " ")),
+                     None)
+        if match is None:
+            rest.append(name)
+        else:
+            out[name] = colours[match]
+    out.update(series_colours(rest) if rest else {})
+    return {name: out[name] for name in names}
+
+
 def plot_shift_errors(errors: dict[str, list[float]], shifts: Sequence[tuple[int, int]]) -> Figure:
-    """Grouped bars of the relative shift-equivariance error per mixer and shift (log scale)."""
+    """Bars of the relative shift-equivariance error per mixer (its colour) and shift (hatches), on a log scale."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     names = list(errors)
+    colours = label_colours(names)
     width = 0.8 / len(shifts)
+    hatches = ["", "//", "..", "xx", "\\\\"]
     for k, s in enumerate(shifts):
         vals = [max(errors[n][k], 1e-9) for n in names]
-        ax.bar(np.arange(len(names)) + k * width, vals, width, label=f"shift {s}")
+        ax.bar(np.arange(len(names)) + k * width, vals, width, color=[colours[n] for n in names],
+               hatch=hatches[k % len(hatches)], edgecolor="k", linewidth=0.5, label=f"shift {s}")
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
     ax.set_yscale("log")
     ax.axhline(1e-5, color="gray", ls=":", lw=1)
     ax.set_ylabel("||f(shift x) - shift f(x)|| / ||f(x)||")
     ax.set_title("circular-shift equivariance (float32 rounding is ~1e-7)", fontsize=10)
-    ax.legend(fontsize=8)
+    legend = ax.legend(fontsize=8)
+    for patch in legend.get_patches():
+        patch.set_facecolor("white")
     fig.tight_layout()
     return fig
 
@@ -70,7 +131,10 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3.6), squeeze=False)
     ax = axes[0, 0]
     names = list(consistency)
-    ax.bar(names, [max(v, 1e-9) for v in consistency.values()], color="tab:purple")
+    colours = label_colours(names + list(psnr or {}))
+    ax.bar(names, [max(v, 1e-9) for v in consistency.values()], color=[colours[n] for n in names],
+           hatch=["//" if n.lower() not in ("afno", "gfn", "fno", "attention") else "" for n in names],
+           edgecolor="k", linewidth=0.5)
     ax.set_yscale("log")
     ax.set_ylabel("||f(up x) - up f(x)|| / ||up f(x)||")
     ax.set_title("same field at 2x resolution? (0 = yes)", fontsize=10)
@@ -79,14 +143,18 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
         ax = axes[0, 1]
         keys = list(psnr)
         pos = np.arange(len(keys))
-        ax.bar(pos - 0.2, [psnr[k][0] for k in keys], 0.4, label="training resolution")
-        ax.bar(pos + 0.2, [psnr[k][1] for k in keys], 0.4, label="2x resolution")
+        ax.bar(pos - 0.2, [psnr[k][0] for k in keys], 0.4, color=[colours[k] for k in keys], edgecolor="k",
+               linewidth=0.5, label="training resolution")
+        ax.bar(pos + 0.2, [psnr[k][1] for k in keys], 0.4, color=[colours[k] for k in keys], edgecolor="k",
+               linewidth=0.5, hatch="..", label="2x resolution")
         ax.set_xticks(pos, keys, fontsize=8)
         lo = min(min(v) for v in psnr.values())
         ax.set_ylim(lo - 2, None)
         ax.set_ylabel("test PSNR (dB)")
         ax.set_title("trained inpainting model at 2x resolution", fontsize=10)
-        ax.legend(fontsize=8)
+        legend = ax.legend(fontsize=8)
+        for patch in legend.get_patches():
+            patch.set_facecolor("white")
     fig.tight_layout()
     return fig
 
@@ -125,10 +193,11 @@ def plot_lambda_effect(survival: torch.Tensor, mixing: torch.Tensor, lam: float,
     ax0.set_ylabel("$k_y$")
     ax0.set_title(f"lambda = {lam:.3g}: share of coefficients kept per bin\n"
                   f"{100 * zeroed:.1f}% of all coefficients zeroed", fontsize=10)
-    fig.colorbar(im, ax=ax0)
+    fig.colorbar(im, ax=ax0).set_label("share of (image, channel) coefficients kept", fontsize=8)
     im = ax1.imshow(mixing.cpu().numpy(), cmap="viridis")
     ax1.set_title("|mixing part| per token (one image)", fontsize=10)
-    ax1.axis("off")
-    fig.colorbar(im, ax=ax1)
+    ax1.set_xlabel("token column")
+    ax1.set_ylabel("token row")
+    fig.colorbar(im, ax=ax1).set_label("norm of the mixer's output at the token", fontsize=8)
     fig.tight_layout()
     return fig

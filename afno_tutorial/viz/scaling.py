@@ -97,22 +97,26 @@ def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]], d
 
 
 def plot_sweep(results: Sequence[dict[str, Any]]) -> Figure:
-    """Measured time and theoretical GFLOP of one AFNO setting swept over values (rows from ``sweep_afno``)."""
+    """Measured time and theoretical FLOPs of one AFNO setting swept over values (rows from ``sweep_afno``), both
+    relative to the sweep's largest value on one axis, so that how much of the FLOP saving the time follows shows."""
     rows = [r for r in results if r.get("param") is not None]
     if not rows:
         raise ValueError("results: expected rows from afno_tutorial.bench.sweep_afno (with 'param' and 'value')")
     param = rows[0]["param"]
     values = [r["value"] for r in rows]
+    times, flops = [r["time_s"] for r in rows], [r["flops"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(values, [r["time_s"] * 1e3 for r in rows], "o-", color="C0", label="measured time")
+    ax.plot(values, [t / max(times) for t in times], "o-", color="C0",
+            label=f"measured time (1 = {max(times) * 1e3:.3g} ms)")
+    ax.plot(values, [f / max(flops) for f in flops], "s--", color="C1",
+            label=f"theoretical FLOPs (1 = {max(flops) / 1e9:.3g} GFLOP)")
     ax.set_xlabel(param)
-    ax.set_ylabel("time per forward (ms)", color="C0")
-    right = ax.twinx()
-    right.plot(values, [r["flops"] / 1e9 for r in rows], "s--", color="C1", label="theoretical GFLOP")
-    right.set_ylabel("theoretical GFLOP", color="C1")
+    ax.set_ylabel("relative to the largest of the sweep")
+    ax.set_ylim(0, 1.05)
     ax.set_title(f"AFNO cost against {param} ({rows[0]['tokens']} tokens, C={rows[0]['dim']}, {rows[0]['device']})",
                  fontsize=9)  # fmt: skip
     ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

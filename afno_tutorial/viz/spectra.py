@@ -12,12 +12,13 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .. import spectral
 from ..lessons.truncation import apply_spectral_mask, lowpass, relative_error
+from .panels import show_image, show_mask
 
 
 def _rows_sorted(a: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -33,10 +34,7 @@ def _freq_extent(height: int, width: int) -> list[float]:
 
 def _show_mask(ax, mask: torch.Tensor, title: str, color: str = "tab:blue") -> None:
     height, half = mask.shape
-    width = 2 * (half - 1)
-    cmap = ListedColormap(["#f2f2f2", color])
-    ax.imshow(_rows_sorted(mask.float()), origin="lower", cmap=cmap, vmin=0, vmax=1,
-              extent=_freq_extent(height, width), aspect="auto", interpolation="nearest")
+    show_mask(ax, _rows_sorted(mask), _freq_extent(height, 2 * (half - 1)), color)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("$k_x$")
     ax.set_ylabel("$k_y$")
@@ -56,14 +54,15 @@ def plot_rfft2_layout(height: int = 8, width: int = 8) -> Figure:
     ky, kx = spectral.frequency_grid(height, width)
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
 
-    # Left: full plane in increasing frequency order.
-    fy = np.fft.fftshift(np.fft.fftfreq(height, d=1.0 / height)).astype(int)
-    fx = np.fft.fftshift(np.fft.fftfreq(width, d=1.0 / width)).astype(int)
+    # Left: full plane in increasing frequency order, each axis labelled as its stored bins are: the Nyquist row
+    # at k_y = -H/2 (fftfreq's label, as in the right panel), the Nyquist column at k_x = +W/2 (rfft2's last column).
+    fy = np.fft.fftshift(np.fft.fftfreq(height, d=1.0 / height)).round().astype(int)
+    fx = np.arange(-((width - 1) // 2), width // 2 + 1)
     nyq_y = height // 2 if height % 2 == 0 else None
     nyq_x = width // 2 if width % 2 == 0 else None
     for y in fy:
         for x in fx:
-            stored = x >= 0 or (nyq_x is not None and x == -nyq_x)
+            stored = x >= 0
             nyquist = (nyq_y is not None and abs(y) == nyq_y) or (nyq_x is not None and abs(x) == nyq_x)
             face = "#9ecae1" if stored else "#eeeeee"
             if y == 0 and x == 0:
@@ -83,7 +82,8 @@ def plot_rfft2_layout(height: int = 8, width: int = 8) -> Figure:
     ax0.text(px + 0.1, py + 0.25, "$X[k]$", fontsize=9)
     ax0.text(-px - 1.3, -py - 0.6, r"$\overline{X[k]}$", fontsize=9)
     ax0.set_title("full fft2 plane: blue = stored by rfft2, grey = conjugate twins\n"
-                  "gold = DC, orange = Nyquist (its own twin)", fontsize=10)
+                  f"gold = DC, orange = Nyquist ($k_y = -{height // 2}$ row, $k_x = +{width // 2}$ column)",
+                  fontsize=10)
 
     # Right: the stored array in memory order.
     half = width // 2 + 1
@@ -114,16 +114,13 @@ def plot_log_spectrum(image: torch.Tensor, title: str = "") -> Figure:
         raise ValueError(f"image: expected (H, W), got shape {tuple(image.shape)}")
     height, width = image.shape
     mag = torch.fft.rfft2(image, norm="ortho").abs().clamp_min(1e-8).log10()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    axes[0].imshow(image.cpu().numpy(), cmap="gray")
-    axes[0].set_title(title or "image")
-    axes[0].axis("off")
-    im = axes[1].imshow(_rows_sorted(mag), origin="lower", extent=_freq_extent(height, width), aspect="auto",
-                        cmap="magma")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    show_image(axes[0], image, "pixel value", vmin=0, vmax=1, title=title or "image")
+    show_image(axes[1], _rows_sorted(mag), r"$\log_{10}|$coefficient$|$ (norm='ortho')", cmap="magma",
+               axis_off=False, origin="lower", extent=_freq_extent(height, width), aspect="auto")
     axes[1].set_xlabel("$k_x$")
     axes[1].set_ylabel("$k_y$")
-    axes[1].set_title(r"$\log_{10}|\mathrm{rfft2}|$: energy sits at low $|k|$")
-    fig.colorbar(im, ax=axes[1])
+    axes[1].set_title(r"$\log_{10}|\mathrm{rfft2}|$: energy sits at low $|k|$", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -141,7 +138,7 @@ def plot_kept_sets(
              ("nvlabs", "NVlabs AFNO: W axis, N//2+1 columns", "tab:red"),
              ("fourcastnet", "FourCastNet: rows around H/2", "tab:red")]
     rows = 2 if image is not None else 1
-    fig, axes = plt.subplots(rows, 3, figsize=(12, 3.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 3.8 * rows), squeeze=False)
     total = height * (width // 2 + 1)
     for j, (impl, label, color) in enumerate(impls):
         mask = spectral.reference_kept_mask(height, width, fraction, impl)
@@ -150,10 +147,8 @@ def plot_kept_sets(
             if tuple(image.shape) != (height, width):
                 raise ValueError(f"image: expected shape {(height, width)}, got {tuple(image.shape)}")
             rec = apply_spectral_mask(image, mask)
-            axes[1, j].imshow(rec.cpu().numpy(), cmap="gray")
-            axes[1, j].set_title(f"image through this mask: rel. error {relative_error(rec, image):.2f}",
-                                 fontsize=10)
-            axes[1, j].axis("off")
+            show_image(axes[1, j], rec, "pixel value", title=f"image through this mask: rel. error "
+                       f"{relative_error(rec, image):.2f}")
     fig.tight_layout()
     return fig
 
@@ -166,15 +161,11 @@ def plot_lowpass(image: torch.Tensor, modes: int) -> Figure:
     rec = lowpass(image, modes)
     err = (rec - image).abs()
     mask = spectral.kept_mode_mask(height, width, (modes, modes))
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
-    axes[0].imshow(image.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-    axes[0].set_title("original")
-    axes[1].imshow(rec.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-    axes[1].set_title(f"lowest m={modes} modes")
-    axes[2].imshow(err.cpu().numpy(), cmap="inferno", vmin=0, vmax=0.5)
-    axes[2].set_title(f"|error|, relative {relative_error(rec, image):.3f}")
-    for ax in axes[:3]:
-        ax.axis("off")
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    show_image(axes[0], image, "pixel value", vmin=0, vmax=1, title="original")
+    show_image(axes[1], rec, "pixel value", vmin=0, vmax=1, title=f"lowest m={modes} modes")
+    show_image(axes[2], err, "|error| (pixel value)", cmap="inferno", vmin=0, vmax=0.5,
+               title=f"|error|, relative {relative_error(rec, image):.3f}")
     _show_mask(axes[3], mask, f"kept bins: {int(mask.sum())} of {mask.numel()}", "tab:green")
     fig.tight_layout()
     return fig
@@ -186,6 +177,7 @@ def plot_truncation_curve(curve: dict[str, list[float]]) -> Figure:
     ax.plot(curve["modes"], curve["error"], "o-", label="relative error")
     ax.plot(curve["modes"], curve["kept_fraction"], "s--", label="fraction of rfft2 bins kept")
     ax.set_xlabel("kept modes m per axis")
+    ax.set_ylabel("relative error; fraction of bins")
     ax.set_xscale("log", base=2)
     ax.legend()
     ax.grid(alpha=0.3)
@@ -212,16 +204,59 @@ def plot_norm_scaling(table: dict[str, list[float]]) -> Figure:
 
 
 def plot_power_spectra(spectra: Sequence[torch.Tensor], titles: Sequence[str]) -> Figure:
-    """``log10`` power spectra ``(H, W//2 + 1)`` side by side (e.g. token features after each block)."""
+    """``log10`` power spectra ``(H, W//2 + 1)`` side by side on one shared colour scale (e.g. the token features
+    entering each block), so that what changes from panel to panel is visible."""
     if len(spectra) != len(titles):
         raise ValueError(f"titles: expected {len(spectra)} titles, got {len(titles)}")
-    fig, axes = plt.subplots(1, len(spectra), figsize=(3.4 * len(spectra), 3.2), squeeze=False)
-    for ax, spec, title in zip(axes[0], spectra, titles):
-        height, half = spec.shape
-        ax.imshow(_rows_sorted(spec.clamp_min(1e-12).log10()), origin="lower", cmap="magma", aspect="auto",
-                  extent=_freq_extent(height, 2 * (half - 1)))
+    logs = [spec.clamp_min(1e-12).log10() for spec in spectra]
+    norm = Normalize(vmin=min(float(v.min()) for v in logs), vmax=max(float(v.max()) for v in logs))
+    fig, axes = plt.subplots(1, len(spectra), figsize=(3.4 * len(spectra) + 1.0, 3.2), squeeze=False)
+    for ax, log, title in zip(axes[0], logs, titles):
+        height, half = log.shape
+        im = ax.imshow(_rows_sorted(log), origin="lower", cmap="magma", aspect="auto", norm=norm,
+                       extent=_freq_extent(height, 2 * (half - 1)), interpolation="nearest")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("$k_x$")
         ax.set_ylabel("$k_y$")
+    bar = fig.colorbar(im, ax=list(axes[0]), fraction=0.02, pad=0.02)
+    bar.set_label(r"$\log_{10}$ power (norm='ortho')", fontsize=9)
+    return fig
+
+
+def radial_profile(spectrum: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of an ``(H, W//2 + 1)`` ``rfft2``-layout map over rings of integer ``|k| = round(sqrt(k_y^2 + k_x^2))``.
+
+    Returns ``(|k| values, mean over each ring)``, up to the largest ring that is complete (``min(H, W) // 2``).
+    """
+    height, half = spectrum.shape
+    ky, kx = spectral.frequency_grid(height, 2 * (half - 1))
+    radius = torch.sqrt(ky.double() ** 2 + kx.double() ** 2).round().long()
+    top = min(height, 2 * (half - 1)) // 2
+    values = spectrum.detach().double().cpu()
+    ks = np.arange(top + 1)
+    means = np.array([float(values[radius == k].mean()) for k in ks])
+    return ks, means
+
+
+def plot_radial_spectra(spectra: Sequence[torch.Tensor], labels: Sequence[str]) -> Figure:
+    """Radially averaged power against ``|k|`` (log scale), one line per spectrum: left the power itself, right each
+    spectrum divided by the first, which shows how the balance of frequencies changes from the first to the last."""
+    if len(spectra) != len(labels) or not spectra:
+        raise ValueError(f"labels: expected {len(spectra)} labels for the spectra, got {len(labels)}")
+    profiles = [radial_profile(s) for s in spectra]
+    colours = plt.cm.viridis(np.linspace(0.1, 0.85, len(spectra)))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (ks, power), label, colour in zip(profiles, labels, colours):
+        ax0.semilogy(ks, power, "o-", ms=3, color=colour, label=label)
+        ax1.semilogy(ks, power / profiles[0][1], "o-", ms=3, color=colour, label=label)
+    ax0.set_xlabel("$|k|$ (ring of the spectrum)")
+    ax0.set_ylabel("mean power on the ring")
+    ax0.set_title("power spectrum, radially averaged", fontsize=10)
+    ax1.set_xlabel("$|k|$ (ring of the spectrum)")
+    ax1.set_ylabel(f"power / power of {labels[0]}")
+    ax1.set_title("relative to the first: above 1 = more of that frequency", fontsize=10)
+    for ax in (ax0, ax1):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
