@@ -23,7 +23,7 @@ from torch import nn
 from .checks import check_positive_int
 from .config import describe_device
 from .config import device as pick_device
-from .masking import masked_mse, random_patch_mask
+from .masking import random_patch_mask
 from .models import InpaintingModel, SegmentationModel, VisionBackbone
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def pretrain_inpainting(
         idx = torch.randint(images.shape[0], (batch_size,), generator=gen)
         patch_mask = random_patch_mask(batch_size, grid, mask_ratio, generator=gen).to(dev)
         batch = data[idx.to(dev)]
-        return masked_mse(model(batch, patch_mask).float(), batch, patch_mask)
+        return model.masked_loss(batch, patch_mask)
 
     return _train_loop(model, list(model.parameters()), loss_at, steps=steps, lr=lr, weight_decay=weight_decay,
                        checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,

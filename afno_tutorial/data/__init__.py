@@ -8,6 +8,8 @@
 from .folder import ImageMaskFolder
 from .procedural import (
     BASE_CLASSES,
+    CONTEXT_BASE_CLASSES,
+    CONTEXT_NOVEL_CLASSES,
     LAYOUTS,
     NOVEL_CLASSES,
     SPLITS,
@@ -18,16 +20,19 @@ from .procedural import (
     sample,
 )
 from .shapes import SHAPES
-from .textures import TEXTURES, texture
+from .textures import CONTEXT_TEXTURES, TEXTURES, texture
 
 __all__ = [
     "BASE_CLASSES",
+    "CONTEXT_BASE_CLASSES",
+    "CONTEXT_NOVEL_CLASSES",
     "ImageMaskFolder",
     "LAYOUTS",
     "NOVEL_CLASSES",
     "SHAPES",
     "SPLITS",
     "SegmentationSet",
+    "CONTEXT_TEXTURES",
     "TEXTURES",
     "class_names",
     "make_pretraining_images",

@@ -3,16 +3,17 @@
     python -m afno_tutorial.pretrain                        # all four mixers, the shipped recipe
     python -m afno_tutorial.pretrain --mixer afno --steps 500 --out /tmp/mine
 
-Masked-patch inpainting (:func:`afno_tutorial.train.pretrain_inpainting`) on unlabelled procedural images of the
-``"base"`` texture classes. Training state goes to ``--state-dir`` and is resumed, so a run cut short (Ctrl-C or
-``--max-minutes``) continues where it stopped when the same command is run again. Each finished backbone is
-written as ``<out>/<mixer>.pt`` (float16 weights, config, pretraining curve, time per step, device, versions).
+Masked pretraining with a light decoder (:class:`~afno_tutorial.fewshot.decoder.MaskedAutoencoder`: three patches
+in four hidden, pixels and texture energy of the hidden patches predicted) on unlabelled procedural images of the
+``"context_base"`` classes, trained by :func:`afno_tutorial.train.pretrain_inpainting`. Training state goes to
+``--state-dir`` and is resumed, so a run cut short (Ctrl-C or ``--max-minutes``) continues where it stopped when
+the same command is run again. Each finished backbone is written as ``<out>/<mixer>.pt`` (float16 weights, config,
+recipe, pretraining curve, time per step, device, versions); the decoder is dropped.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -21,14 +22,16 @@ import torch
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
-from ..models import InpaintingModel, VisionBackbone
+from ..models import VisionBackbone
 from ..train import evaluate_inpainting, load_backbone, pretrain_inpainting, save_backbone
+from .decoder import MaskedAutoencoder, evaluate_masked
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 MIXERS = ("afno", "attention", "gfn", "fno")
-# The shipped recipe: same depth, width, patch size, data and steps for every mixer.
-RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 1000, "batch_size": 32, "lr": 1e-3,
-          "mask_ratio": 0.5, "n_images": 4000, "seed": 0}
+# The shipped recipe: same depth, width, patch size, data, decoder and steps for every mixer.
+RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 2000, "batch_size": 32, "lr": 1e-3,
+          "mask_ratio": 0.75, "n_images": 4000, "split": "context_base", "decoder_dim": 32, "decoder_depth": 1,
+          "pixel_weight": 1.0, "texture_weight": 1.0, "seed": 0}
 
 
 # FNO keeps a full dim x dim complex matrix per kept mode: with the registry's 8x8 modes a width-64, depth-4
@@ -79,9 +82,11 @@ def pretrain_backbone(
     dev = pick_device(device)
     seed_everything(recipe["seed"])
     config = backbone_config(mixer, recipe["dim"], recipe["depth"], recipe["patch_size"], recipe["img_size"])
-    model = InpaintingModel(VisionBackbone(**config))
+    model = MaskedAutoencoder(VisionBackbone(**config), recipe["decoder_dim"], recipe["decoder_depth"],
+                              recipe["pixel_weight"], recipe["texture_weight"], config.get("mixer_kwargs"))
     if images is None:
-        images = make_pretraining_images(recipe["n_images"], recipe["img_size"], seed=recipe["seed"])
+        images = make_pretraining_images(recipe["n_images"], recipe["img_size"], seed=recipe["seed"],
+                                         split=recipe["split"])
     state = Path(state_dir) / f"{mixer}-state.pt" if state_dir is not None else None
     history = pretrain_inpainting(
         model, images, steps=recipe["steps"], batch_size=recipe["batch_size"], lr=recipe["lr"],
@@ -90,7 +95,7 @@ def pretrain_backbone(
     )
     if not history["completed"]:
         return None
-    held_out = make_pretraining_images(200, recipe["img_size"], seed=recipe["seed"] + 10_000)
+    held_out = make_pretraining_images(200, recipe["img_size"], seed=recipe["seed"] + 10_000, split=recipe["split"])
     quality = evaluate_inpainting(model, held_out.to(dev), mask_ratio=recipe["mask_ratio"])
     meta = {
         "recipe": recipe,
@@ -98,6 +103,7 @@ def pretrain_backbone(
         "seconds_per_step": history["seconds_per_step"],
         "device": history["device"],
         "held_out_psnr": quality["psnr"],
+        "held_out_loss": evaluate_masked(model, held_out.to(dev), mask_ratio=recipe["mask_ratio"]),
         "parameters": sum(p.numel() for p in model.backbone.parameters()),
         "versions": versions(),
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -133,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             print("time limit reached; run the same command again to continue")
             return 0
         if images is None:
-            images = make_pretraining_images(args.images, args.size, seed=RECIPE["seed"])
+            images = make_pretraining_images(args.images, args.size, seed=RECIPE["seed"], split=RECIPE["split"])
         meta = pretrain_backbone(mixer, out=args.out, state_dir=args.state_dir, images=images, max_seconds=left,
                                  device=args.device, **overrides)
         if meta is None:
             print(f"{mixer}: stopped by --max-minutes; run the same command again to resume")
             return 0
         print(f"{mixer}: {meta['parameters']:,} parameters, {meta['seconds_per_step'] * 1e3:.0f} ms/step on "
-              f"{meta['device']}, held-out PSNR {meta['held_out_psnr']:.2f} dB -> {args.out / f'{mixer}.pt'}")
+              f"{meta['device']}, held-out masked loss {meta['held_out_loss']:.3f} -> {args.out / f'{mixer}.pt'}")
     return 0
