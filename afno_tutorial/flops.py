@@ -108,7 +108,8 @@ def _afno_flops(mixer: AFNO2d, height: int, width: int) -> dict[str, float]:
             pointwise += 2.0 * bins * channels
     if mixer.sparsity_threshold > 0:
         pointwise += 2.0 * 2 * bins * channels  # soft-shrink: compare and subtract, real and imaginary
-    pointwise += height * width * channels  # residual add
+    if mixer.inner_skip:
+        pointwise += height * width * channels  # the skip inside the mixer
     return {"fft": fft, "mixing": mixing, "pointwise": pointwise}
 
 

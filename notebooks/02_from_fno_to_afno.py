@@ -192,8 +192,7 @@ print(f"FNO (1) vs AFNO (6): mixer params / {ratio(1, 6, 'params'):.0f}, peak me
 # </details>
 #
 # 2. Build `rungs[3].build_mixer(64, (16, 16))` (the adaptive MLP, no shrinkage) and show that
-#    `nonadaptive_decomposition` refuses it. Then check that it is not linear: compare `m(2*x) - 2*x` with
-#    `2*(m(x) - x)`.
+#    `nonadaptive_decomposition` refuses it. Then check that it is not linear: compare `m(2*x)` with `2*m(x)`.
 #
 # <details><summary>Solution</summary>
 #

@@ -6,7 +6,7 @@ import torch
 
 
 def afno_per_bin_loop(mixer, x: torch.Tensor) -> torch.Tensor:
-    """AFNO written bin by bin and block by block, channels last, with ``torch.fft.irfft2`` on the CPU.
+    """AFNO's mixed tokens written bin by bin and block by block, channels last, with ``torch.fft.irfft2`` on the CPU.
 
     For every kept bin m and block j: ``z~ = S(W2_j ReLU(W1_j z + b1_j) + b2_j)`` with complex weights
     ``W = w[0] + i w[1]`` acting as ``z @ W``; ReLU and soft-shrink on real and imaginary parts.
@@ -47,7 +47,31 @@ def afno_per_bin_loop(mixer, x: torch.Tensor) -> torch.Tensor:
                     if mixer.b2 is not None:
                         h = h + cplx(mixer.b2[:, j])
                 out[:, row, col, j * b : (j + 1) * b] = shrink(h)
-    return x + torch.fft.irfft2(out, s=(height, width), dim=(1, 2), norm=norm)
+    return torch.fft.irfft2(out, s=(height, width), dim=(1, 2), norm=norm)
+
+
+def reference_afno2d_forward(state_dict: dict, x: torch.Tensor, num_blocks: int, sparsity_threshold: float = 0.01):
+    """The forward of NVIDIA's reference ``AFNO2D`` (AFNO-transformer, FourCastNet) at hard-thresholding fraction 1,
+    re-implemented plainly from its published structure: channels-last ``rfft2`` of the whole grid, the block MLP as
+    real and imaginary ``einsum``s over ``(..., block, channel)``, soft-shrink, ``irfft2``, and the skip ``x + y``
+    inside the mixer. ``state_dict``: ``w1 (2, k, b, h)``, ``b1 (2, k, h)``, ``w2 (2, k, h, b)``, ``b2 (2, k, b)``;
+    ``x: (B, H, W, C)``.
+    """
+    w1, b1, w2, b2 = (state_dict[n].to(x.dtype) for n in ("w1", "b1", "w2", "b2"))
+    batch, height, width, channels = x.shape
+    z = torch.fft.rfft2(x, dim=(1, 2), norm="ortho").reshape(batch, height, width // 2 + 1, num_blocks, -1)
+
+    def mul(a, w):
+        return torch.einsum("...bi,bio->...bo", a, w)
+
+    o1r = torch.relu(mul(z.real, w1[0]) - mul(z.imag, w1[1]) + b1[0])
+    o1i = torch.relu(mul(z.imag, w1[0]) + mul(z.real, w1[1]) + b1[1])
+    o2r = mul(o1r, w2[0]) - mul(o1i, w2[1]) + b2[0]
+    o2i = mul(o1i, w2[0]) + mul(o1r, w2[1]) + b2[1]
+    o2 = torch.nn.functional.softshrink(torch.stack([o2r, o2i], dim=-1), lambd=sparsity_threshold)
+    y = torch.fft.irfft2(torch.view_as_complex(o2).reshape(batch, height, width // 2 + 1, channels),
+                         s=(height, width), dim=(1, 2), norm="ortho")
+    return x + y
 
 
 def band_limited_field(size: int, channels: int, max_freq: int, seed: int = 0) -> torch.Tensor:

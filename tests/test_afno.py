@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import afno_per_bin_loop, band_limited_field
+from reference import afno_per_bin_loop, band_limited_field, reference_afno2d_forward
 
 from afno_tutorial import AFNO2d, spectral
 
@@ -22,9 +22,9 @@ def _afno(dim=16, seed=0, weight_scale=None, **kwargs) -> AFNO2d:
 
 
 def _spectrum_of_update(mixer, x):
-    """rfft2 of ``y - x`` with channels last: ``(B, H, W//2+1, C)``."""
+    """rfft2 of the mixed tokens ``y`` with channels last: ``(B, H, W//2+1, C)``."""
     with torch.no_grad():
-        return torch.fft.rfft2(mixer(x) - x, dim=(1, 2), norm="ortho")
+        return torch.fft.rfft2(mixer(x), dim=(1, 2), norm="ortho")
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,34 @@ def test_matches_per_bin_loop_from_the_paper(shape, kwargs):
     x = torch.randn(*shape, dtype=torch.float64)
     expected = afno_per_bin_loop(mixer, x)
     torch.testing.assert_close(mixer(x), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("path", ["plain", "pocketfft", "tiled"])
+def test_inner_skip_adds_the_input_and_nothing_else(path):
+    mixer = _afno(weight_scale=0.3, num_blocks=4, hard_thresholding_fraction=0.6, path=path)
+    skip = _afno(weight_scale=0.3, num_blocks=4, hard_thresholding_fraction=0.6, path=path, inner_skip=True)
+    x = torch.randn(2, 7, 6, 16, dtype=torch.float64, requires_grad=True)
+    y = mixer(x)
+    torch.testing.assert_close(y, afno_per_bin_loop(mixer, x.detach()), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(skip(x), x + y, rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(skip(x).sum(), x)
+    (grad_mix,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(grad, grad_mix + 1, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("path", ["plain", "pocketfft"])
+@pytest.mark.parametrize("shape", [(2, 8, 8, 32), (1, 6, 10, 32), (1, 7, 5, 32)])
+def test_reference_state_dict_loads_and_matches_the_reference_forward_with_inner_skip(shape, path):
+    torch.manual_seed(1)
+    k, b = 4, 8
+    state = {"w1": 0.3 * torch.randn(2, k, b, b), "b1": 0.3 * torch.randn(2, k, b),
+             "w2": 0.3 * torch.randn(2, k, b, b), "b2": 0.3 * torch.randn(2, k, b)}
+    mixer = AFNO2d(32, num_blocks=k, inner_skip=True, path=path).double()
+    mixer.load_state_dict(state)
+    x = torch.randn(*shape, dtype=torch.float64)
+    expected = reference_afno2d_forward({n: t.double() for n, t in state.items()}, x, num_blocks=k)
+    torch.testing.assert_close(mixer(x), expected, rtol=1e-10, atol=1e-10)
+    assert (expected - x).abs().max() > 1e-2  # the mixer does something besides the skip
 
 
 def test_num_blocks_equals_dense_mlp_with_block_diagonal_weights():
@@ -150,7 +178,7 @@ def test_one_shared_complex_weight_is_a_channel_map_plus_a_hilbert_type_transfor
     # The transform multiplying every rfft2 bin by i (a Hilbert transform along the rfft axis).
     spec = torch.fft.rfft2(x, dim=(1, 2), norm="ortho")
     hx = torch.fft.irfft2(1j * spec, s=x.shape[1:3], dim=(1, 2), norm="ortho")
-    torch.testing.assert_close(mixer(x) - x, x @ a + hx @ b)
+    torch.testing.assert_close(mixer(x), x @ a + hx @ b)
 
 
 def test_resolution_independent_with_forward_norm_and_absolute_modes():
@@ -235,7 +263,7 @@ def test_any_shape_keeps_shape_and_truncates_exactly(batch, height, width, block
     y = mixer(x)
     assert y.shape == x.shape and torch.isfinite(y).all()
     kept = spectral.kept_mode_mask(height, width, mixer.kept_modes(height, width))
-    power = torch.fft.rfft2(y - x, dim=(1, 2), norm="ortho").abs().amax(dim=(0, 3))
+    power = torch.fft.rfft2(y, dim=(1, 2), norm="ortho").abs().amax(dim=(0, 3))
     assert torch.all(power[~kept] < 1e-10)
 
 
@@ -254,3 +282,11 @@ def test_inference_path_matches_the_autograd_path(size, kwargs):
     torch.testing.assert_close(inference, with_graph, rtol=1e-12, atol=1e-12)
     # And the per-bin loop of the paper agrees on this larger grid too.
     torch.testing.assert_close(without, afno_per_bin_loop(mixer, x).detach(), rtol=1e-10, atol=1e-10)
+
+
+def test_the_shipped_backbone_trained_with_the_inner_skip_keeps_it():
+    from afno_tutorial.fewshot.pretrain import load_pretrained
+
+    backbone, meta = load_pretrained("afno")
+    assert meta["config"]["mixer_kwargs"]["inner_skip"] is True
+    assert all(block.mixer.inner_skip for block in backbone.blocks)

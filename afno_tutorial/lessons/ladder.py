@@ -343,14 +343,15 @@ def shared_linear_weights(mixer: AFNO2d) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def nonadaptive_decomposition(mixer: AFNO2d, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Rung 3 written without any FFT: ``mixer(x) - x == x A + (H x) B``.
+    """Rung 3 written without any FFT: ``mixer(x) == x A + (H x) B``.
 
     Args:
         mixer: ``AFNO2d(dim, mlp_layers=1, sparsity_threshold=0, bias=False)`` keeping all modes.
         x: ``(B, H, W, C)``.
 
     Returns:
-        ``{"mixer": mixer(x) - x, "pointwise": x @ A + (H x) @ B}``; they are equal for such a mixer.
+        ``{"mixer": mixer(x), "pointwise": x @ A + (H x) @ B}`` (``mixer(x) - x`` for ``inner_skip=True``); they are
+        equal for such a mixer.
     """
     a, b = shared_linear_weights(mixer)  # raises unless mlp_layers=1
     if mixer.b1 is not None or mixer.sparsity_threshold > 0 or mixer.kept_modes(*x.shape[1:3]) != spectral.max_modes(
@@ -358,7 +359,7 @@ def nonadaptive_decomposition(mixer: AFNO2d, x: torch.Tensor) -> dict[str, torch
     ):
         raise ValueError("mixer: expected no bias, sparsity_threshold=0 and every mode kept")
     with torch.no_grad():
-        residual = mixer(x) - x
+        residual = mixer(x) - x if mixer.inner_skip else mixer(x)
         pointwise = x @ a.to(x.dtype) + hilbert_transform(x, mixer.fft_norm) @ b.to(x.dtype)
     return {"mixer": residual, "pointwise": pointwise}
 

@@ -10,13 +10,14 @@ from ..models import InpaintingModel, VisionBackbone
 
 
 def mixing_part(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """What a mixer adds to its input: ``mixer(x) - x`` for AFNO (whose output includes ``x``), else ``mixer(x)``.
+    """What a mixer adds to its input: ``mixer(x)``, or ``mixer(x) - x`` for an AFNO built with ``inner_skip=True``
+    (the reference's skip inside the mixer, as in backbones trained that way).
 
-    ``x: (B, H, W, C) -> (B, H, W, C)``. Comparing mixers on this part keeps AFNO's built-in skip connection from
-    hiding its spatial mixing behind an identity.
+    ``x: (B, H, W, C) -> (B, H, W, C)``. Comparing mixers on this part keeps such a skip from hiding the spatial
+    mixing behind an identity.
     """
     y = mixer(x)
-    return y - x if isinstance(mixer, AFNO2d) else y
+    return y - x if isinstance(mixer, AFNO2d) and mixer.inner_skip else y
 
 
 def capture_mixer_inputs(

@@ -2,10 +2,11 @@
 
 For every kept frequency bin ``m`` and channel block ``j`` (the same weights for every bin):
 
-    z~_mj = S_lambda( W2_j . ReLU(W1_j . z_mj + b1_j) + b2_j ),        y = x + irfft2(z~)
+    z~_mj = S_lambda( W2_j . ReLU(W1_j . z_mj + b1_j) + b2_j ),        y = irfft2(z~)
 
 ``z = rfft2(x)``; the weights are complex, ReLU and the soft-shrink ``S_lambda`` act on real and imaginary parts
-separately; bins outside the kept set are zero.
+separately; bins outside the kept set are zero. Like every mixer here, :class:`AFNO2d` returns the mixed tokens
+``y`` only; the block around it adds the residual. ``inner_skip=True`` returns ``x + y`` as the reference code does.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class AFNO2d(nn.Module):
         mlp_layers: 2 (the paper's adaptive MLP) or 1 (one block-diagonal complex weight shared by all bins,
             the paper's non-adaptive ablation; no ReLU).
         bias: whether the MLP has biases ``b1, b2`` (the paper's mixer has them).
+        inner_skip: return ``x + y`` (the reference implementation's skip inside the mixer, for its state_dicts
+            and outputs) instead of the mixed tokens ``y`` alone (default: the block adds the residual, as for
+            every other mixer).
         hermitian_projection: make the output the real field nearest to the non-Hermitian spectrum explicitly
             (same on CPU and CUDA); ``False`` leaves it to ``irfft2`` as the reference code does.
         path: how the mixer is computed on a CPU; all give the same numbers (tested).
@@ -87,6 +91,7 @@ class AFNO2d(nn.Module):
         *,
         mlp_layers: int = 2,
         bias: bool = True,
+        inner_skip: bool = False,
         hermitian_projection: bool = True,
         path: str = "auto",
         keep_activations: bool = True,
@@ -108,6 +113,7 @@ class AFNO2d(nn.Module):
         self.fft_norm = spectral.check_norm(fft_norm)
         self.modes = spectral.check_modes(modes)
         self.mlp_layers = mlp_layers
+        self.inner_skip = bool(inner_skip)
         self.hermitian_projection = bool(hermitian_projection)
         if path not in PATHS:
             raise ValueError(f"path: expected one of {PATHS}, got {path!r}")
@@ -132,7 +138,7 @@ class AFNO2d(nn.Module):
         return (
             f"dim={self.dim}, num_blocks={self.num_blocks}, sparsity_threshold={self.sparsity_threshold}, "
             f"{kept}, hidden_size_factor={self.hidden_size_factor}, fft_norm={self.fft_norm!r}, "
-            f"mlp_layers={self.mlp_layers}"
+            f"mlp_layers={self.mlp_layers}" + (", inner_skip=True" if self.inner_skip else "")
         )
 
     def kept_modes(self, height: int, width: int) -> tuple[int, int]:
@@ -143,7 +149,7 @@ class AFNO2d(nn.Module):
         return spectral.modes_from_fraction(height, width, self.hard_thresholding_fraction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x: (B, H, W, C)`` real -> ``x + irfft2(AFNO(rfft2(x)))``, same shape and dtype."""
+        """``x: (B, H, W, C)`` real -> ``irfft2(AFNO(rfft2(x)))`` (plus ``x`` with ``inner_skip``), same shape and dtype."""
         check_tokens(x, self.dim)
         _, height, width, _ = x.shape
         modes = self.kept_modes(height, width)
@@ -154,7 +160,8 @@ class AFNO2d(nn.Module):
             if path != "plain":
                 # CPU irfft applies the Hermitian projection itself, so hermitian_projection=False is the same here.
                 args = (x.to(work_dtype).contiguous(), self.w1, self.b1, self.w2, self.b2)
-                settings = dict(modes=modes, norm=self.fft_norm, sparsity_threshold=self.sparsity_threshold)
+                settings = dict(modes=modes, norm=self.fft_norm, sparsity_threshold=self.sparsity_threshold,
+                                inner_skip=self.inner_skip)
                 if path == "pocketfft":
                     out = afno_pocketfft(*args, **settings, keep_activations=self.keep_activations)
                 else:
@@ -166,7 +173,9 @@ class AFNO2d(nn.Module):
             z = self.spectral_mlp(z)
             y = spectral.irfft2_kept(z, (height, width), modes, self.fft_norm, self.hermitian_projection)
             del z
-        return spectral.add_channels_first(x, y)  # x + y.permute(0, 2, 3, 1), in one pass
+        if self.inner_skip:
+            return spectral.add_channels_first(x, y)  # x + y.permute(0, 2, 3, 1), in one pass
+        return y.permute(0, 2, 3, 1).to(x.dtype).contiguous()
 
     def cpu_path(self, x: torch.Tensor) -> str:
         """The path :meth:`forward` takes for ``x`` (see ``path``): ``"plain"``, ``"pocketfft"`` or ``"tiled"``."""

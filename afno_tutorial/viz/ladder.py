@@ -58,10 +58,10 @@ def plot_ladder(rows: Sequence[dict], measure_grid: tuple[int, int]) -> Figure:
 
 
 def plot_nonadaptive_demo(decomposition: dict[str, torch.Tensor], size: int = 16) -> Figure:
-    """Rung 3 without FFTs: the fixed spatial kernel of the Hilbert-type transform, and ``mixer(x) - x`` against it.
+    """Rung 3 without FFTs: the fixed spatial kernel of the Hilbert-type transform, and ``mixer(x)`` against it.
 
     Left: ``H`` applied to a unit impulse at the centre of a ``size x size`` grid (the only spatial pattern rung 3
-    can produce; nothing about it is learned). Right: every entry of ``mixer(x) - x`` against ``x A + (H x) B``
+    can produce; nothing about it is learned). Right: every entry of ``mixer(x)`` against ``x A + (H x) B``
     (``decomposition`` from :func:`afno_tutorial.lessons.ladder.nonadaptive_decomposition`).
     """
     delta = torch.zeros(1, size, size, 1, dtype=torch.float64)
@@ -79,7 +79,7 @@ def plot_nonadaptive_demo(decomposition: dict[str, torch.Tensor], size: int = 16
     lo, hi = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
     ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
     ax1.set_xlabel("$xA + (Hx)B$  (no FFT weights)")
-    ax1.set_ylabel("mixer(x) $-$ x")
+    ax1.set_ylabel("mixer(x)")
     ax1.set_title(f"rung 3 equals a 1x1 map plus $H$: max |diff| "
                   f"{float((decomposition['mixer'] - decomposition['pointwise']).abs().max()):.1e}", fontsize=10)
     fig.tight_layout()

@@ -113,7 +113,8 @@ def plot_lambda_effect(survival: torch.Tensor, mixing: torch.Tensor, lam: float,
 
     Args:
         survival: ``(H, W//2 + 1)`` from :func:`afno_tutorial.lessons.sparsity.surviving_fraction_map`.
-        mixing: ``(H, W)`` per-token norm of ``mixer(x) - x`` for one image.
+        mixing: ``(H, W)`` per-token norm of the mixer's mixing part (``mixer(x)``; ``mixer(x) - x`` with an
+            inner skip) for one image.
         zeroed: the overall fraction of zeroed coefficients.
     """
     height, half = survival.shape
@@ -126,7 +127,7 @@ def plot_lambda_effect(survival: torch.Tensor, mixing: torch.Tensor, lam: float,
                   f"{100 * zeroed:.1f}% of all coefficients zeroed", fontsize=10)
     fig.colorbar(im, ax=ax0)
     im = ax1.imshow(mixing.cpu().numpy(), cmap="viridis")
-    ax1.set_title("|mixer(x) - x| per token (one image)", fontsize=10)
+    ax1.set_title("|mixing part| per token (one image)", fontsize=10)
     ax1.axis("off")
     fig.colorbar(im, ax=ax1)
     fig.tight_layout()

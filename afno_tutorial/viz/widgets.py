@@ -64,7 +64,7 @@ def lambda_widget(mixer, x: torch.Tensor, lam: float = 0.01) -> widgets.VBox:
 
     Args:
         mixer: a trained :class:`afno_tutorial.AFNO2d`.
-        x: ``(B, H, W, C)`` tokens entering it (the map of ``mixer(x) - x`` shows the first image).
+        x: ``(B, H, W, C)`` tokens entering it (the map of the mixing part shows the first image).
         lam: initial ``lambda`` (between 1e-4 and 10).
     """
     from ..lessons.sparsity import mixer_output, surviving_fraction_map, zeroed_fraction
@@ -77,7 +77,8 @@ def lambda_widget(mixer, x: torch.Tensor, lam: float = 0.01) -> widgets.VBox:
 
     def make(lam: float) -> Figure:
         survival = surviving_fraction_map(mixer, x, lam)
-        mixing = (mixer_output(mixer, x[:1], lam) - x[:1])[0].norm(dim=-1)
+        out = mixer_output(mixer, x[:1], lam)
+        mixing = (out - x[:1] if mixer.inner_skip else out)[0].norm(dim=-1)  # what the mixer adds
         return plot_lambda_effect(survival, mixing, lam, zeroed_fraction(mixer, x, [lam])[0])
 
     return _container({"lam": slider}, make)

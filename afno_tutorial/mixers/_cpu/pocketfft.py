@@ -69,9 +69,10 @@ def afno_pocketfft(
     modes: tuple[int, int],
     norm: str,
     sparsity_threshold: float,
+    inner_skip: bool = False,
     keep_activations: bool = True,
 ) -> torch.Tensor:
-    """``x + irfft2(AFNO-MLP(rfft2(x)))`` channels-last, differentiable in ``x`` and all weights.
+    """``irfft2(AFNO-MLP(rfft2(x)))`` (plus ``x`` with ``inner_skip``) channels-last, differentiable in ``x`` and all weights.
 
     Args:
         x: ``(B, H, W, C)`` real CPU tensor, float32 or float64 (any strides; a contiguous copy is made if needed).
@@ -81,13 +82,15 @@ def afno_pocketfft(
         modes: the kept set ``(m_y, m_x)``, already checked to fit the grid.
         norm: the FFT normalisation (``"ortho"``, ``"forward"`` or ``"backward"``).
         sparsity_threshold: ``lambda`` of the soft-shrink (0: none).
+        inner_skip: add ``x`` to the result (it joins in the spectrum: the MLP's output is added onto the bins
+            instead of replacing them).
         keep_activations: when a graph is recorded, keep the MLP's input bins, hidden activations and shrink mask
             for the backward (about 2.3x the input's size for a two-layer MLP at fraction 1, held until the
             backward) instead of recomputing them from ``x`` (two transforms and two matrix products per block
             more in the backward).
 
     Returns:
-        ``(B, H, W, C)`` contiguous, the mixer's output including the residual ``x``.
+        ``(B, H, W, C)`` contiguous, the mixer's output (including ``x`` with ``inner_skip``).
     """
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"x: expected a float32 or float64 CPU tensor, got {x.dtype} on {x.device.type}")
@@ -95,7 +98,7 @@ def afno_pocketfft(
         raise ValueError(f"x: expected {w1.shape[1] * w1.shape[2]} channels, got {x.shape[-1]}")
     recording = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w1, b1, w2, b2))
     keep = bool(keep_activations) and recording
-    return _AFNOPocketFFT.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold), keep)
+    return _AFNOPocketFFT.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold), bool(inner_skip), keep)
 
 
 def kept_row_ranges(height: int, m_y: int) -> list[tuple[int, int]]:
@@ -186,6 +189,15 @@ def _field(half: np.ndarray, m_x: int, width: int, norm: str) -> np.ndarray:
     return irfft_pooled(half, width, norm)
 
 
+def _zero_dropped(half: np.ndarray, m_x: int, m_y: int) -> None:
+    """Zero every bin of :func:`_spectrum`'s output outside the kept set (columns ``k_x >= m_x``, rows
+    ``|k_y| >= m_y`` of the kept columns), so that :func:`_field` of it is the field of the kept bins alone."""
+    height = half.shape[1]
+    half[:, :, m_x:] = 0
+    if spectral.kept_row_count(height, m_y) < height:
+        half[:, m_y : height - m_y + 1, :m_x] = 0
+
+
 def _chunks(spec: torch.Tensor, m_x: int, m_y: int, rows: int) -> list[torch.Tensor]:
     """Views ``(<= rows, m_x, C)`` of the kept bins of ``spec: (B, H, W//2+1, C)``, a few kept rows of one sample
     each, covering every kept bin once."""
@@ -254,11 +266,13 @@ class _Kept:
 
 class _AFNOPocketFFT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, keep):  # type: ignore[override]
+    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, skip, keep):  # type: ignore[override]
         x = x.contiguous()
         mlp = BlockMLP((w1, b1, w2, b2), threshold, x.dtype)
         (m_y, m_x), width, k = modes, x.shape[2], mlp.blocks
         half = _spectrum(x.detach().numpy(), m_x, norm)
+        if not skip:
+            _zero_dropped(half, m_x, m_y)
         spec = torch.from_numpy(half)
         rows = _chunk_rows(mlp, m_x, x.element_size())
         chunk_numel = rows * m_x * 2 * spec.shape[3]
@@ -269,16 +283,19 @@ class _AFNOPocketFFT(torch.autograd.Function):
             r = view.shape[0]
             n = r * m_x
             in_place = None if kept is not None else _block_rows(view, k)
-            if in_place is not None:  # the MLP reads its bins where they are and adds its output back
-                mlp.forward_blocks(in_place, in_place, add=True)
+            if in_place is not None:  # the MLP reads its bins where they are and writes (adds) its output back
+                mlp.forward_blocks(in_place, in_place, add=skip)
                 continue
             out = buffer[: chunk_numel * r // rows].view(k, n, -1)
             z, hidden, mask = kept.chunk(start, n) if kept is not None else (out, None, None)
             z.view(k, r, m_x, -1).copy_(_block_view(view, k))  # the MLP's input, gathered block-major
             mlp.forward_blocks(z, out, hidden, mask)
-            # The residual joins in the spectrum: the inverse transforms of x's own kept bins plus the MLP's
-            # output give x plus the mixer's field, with no separate pass over the output.
-            _block_view(view, k).add_(out.view(k, r, m_x, -1))
+            # With the skip, the residual joins in the spectrum: the inverse transforms of x's own bins plus the
+            # MLP's output give x plus the mixer's field, with no separate pass over the output.
+            if skip:
+                _block_view(view, k).add_(out.view(k, r, m_x, -1))
+            else:
+                _block_view(view, k).copy_(out.view(k, r, m_x, -1))
             start += n
         out = torch.from_numpy(_field(half, m_x, width, norm))
         # Saved as tensors, so autograd frees them after the backward (unless the graph is retained).
@@ -287,14 +304,14 @@ class _AFNOPocketFFT(torch.autograd.Function):
         else:
             ctx.save_for_backward(None, w1, b1, w2, b2, *kept.tensors)
             ctx.kept_bins = kept.bins
-        ctx.settings = (modes, norm, threshold, x.shape, x.dtype)
+        ctx.settings = (modes, norm, threshold, skip, x.shape, x.dtype)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
         x, w1, b1, w2, b2, *kept_tensors = ctx.saved_tensors
-        modes, norm, threshold, shape, dtype = ctx.settings
+        modes, norm, threshold, skip, shape, dtype = ctx.settings
         mlp = BlockMLP((w1, b1, w2, b2), threshold, dtype)
         kept = None if x is not None else _Kept(kept_tensors, ctx.kept_bins, mlp.blocks)
         (m_y, m_x), width, k = modes, shape[2], mlp.blocks
@@ -302,6 +319,8 @@ class _AFNOPocketFFT(torch.autograd.Function):
         # each column counts in a real field.
         adjoint = spectral.adjoint_norm(norm)
         grad_half = _spectrum(grad_out.to(dtype).contiguous().numpy(), m_x, adjoint)
+        if not skip:
+            _zero_dropped(grad_half, m_x, m_y)
         grad_spec = torch.from_numpy(grad_half)
         spec = None if kept is not None else torch.from_numpy(_spectrum(x.detach().numpy(), m_x, norm))  # recomputed
         weights = spectral.real_column_weights(width, m_x, dtype).view(1, 1, m_x, 1)  # over the m_x axis
@@ -324,10 +343,14 @@ class _AFNOPocketFFT(torch.autograd.Function):
             else:
                 z, hidden, mask = kept.chunk(start, n)
                 mlp.backward_blocks(z, grads, acc, hidden, mask)
-            # The adjoint of the forward transform is the inverse one, divided by the weights; added to the
-            # transform of grad_out itself, whose inverse is the residual's gradient.
-            _block_view(grad_view, k).add_(grads.view(k, r, m_x, -1).div_(weights))
+            # The adjoint of the forward transform is the inverse one, divided by the weights; with the skip, added
+            # to the transform of grad_out itself, whose inverse is the residual's gradient.
+            grads = grads.view(k, r, m_x, -1).div_(weights)
+            if skip:
+                _block_view(grad_view, k).add_(grads)
+            else:
+                _block_view(grad_view, k).copy_(grads)
             start += n
         del kept, views, spec
         grad_x = torch.from_numpy(_field(grad_half, m_x, width, adjoint)) if ctx.needs_input_grad[0] else None
-        return (grad_x, *mlp.param_grads(acc), None, None, None, None)
+        return (grad_x, *mlp.param_grads(acc), None, None, None, None, None)

@@ -75,9 +75,10 @@ def afno_tiled(
     modes: tuple[int, int],
     norm: str,
     sparsity_threshold: float,
+    inner_skip: bool = False,
     tile_bytes: int = DEFAULT_TILE_BYTES,
 ) -> torch.Tensor:
-    """``x + irfft2(AFNO-MLP(rfft2(x)))`` tile by tile, differentiable in ``x`` and all weights.
+    """``irfft2(AFNO-MLP(rfft2(x)))`` (plus ``x`` with ``inner_skip``) tile by tile, differentiable in ``x`` and all weights.
 
     Args:
         x: ``(B, H, W, C)`` real (float32 or float64), channels last.
@@ -87,13 +88,15 @@ def afno_tiled(
         modes: the kept set ``(m_y, m_x)``, already checked to fit the grid.
         norm: the FFT normalisation.
         sparsity_threshold: ``lambda`` of the soft-shrink (0: none).
+        inner_skip: add ``x`` to the result.
         tile_bytes: input bytes per tile (see :func:`plan_tiles`).
 
     Returns:
-        ``(B, H, W, C)``, the mixer's output including the residual ``x``. The Hermitian projection of the
+        ``(B, H, W, C)``, the mixer's output (including ``x`` with ``inner_skip``). The Hermitian projection of the
         ``k_x = 0`` and Nyquist columns is the one CPU ``irfft`` applies.
     """
-    return _AFNOTiled.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold), int(tile_bytes))
+    return _AFNOTiled.apply(x, w1, b1, w2, b2, modes, norm, float(sparsity_threshold), bool(inner_skip),
+                            int(tile_bytes))
 
 
 class _Plan:
@@ -139,8 +142,8 @@ class _Plan:
             z[:, :, m_y:].copy_(f[..., height - m_y + 1 :].permute(0, 2, 3, 1))
         return z, half
 
-    def field(self, z: torch.Tensor, half: torch.Tensor, norm: str) -> torch.Tensor:
-        """``tile + irfft2(z)`` from the kept bins ``z (b, M, R, c)`` and ``half = rfft(tile)`` over ``W`` as
+    def field(self, z: torch.Tensor, half: torch.Tensor, norm: str, skip: bool) -> torch.Tensor:
+        """``tile + irfft2(z)`` (``irfft2(z)`` without ``skip``) from the kept bins ``z (b, M, R, c)`` and ``half = rfft(tile)`` over ``W`` as
         :meth:`spectrum` returns them (``half`` is overwritten).
 
         Returns:
@@ -163,7 +166,11 @@ class _Plan:
         # out as (b, H, c, W), which reaches channels last by transposing within each row instead of over the
         # whole grid. CPU real inverse FFTs apply the Hermitian projection of the real columns themselves (see
         # irfft2_kept); the k_x = 0 and Nyquist bins of half are real already.
-        half[:, :, :m_x].add_(t.permute(0, 3, 2, 1))
+        if skip:
+            half[:, :, :m_x].add_(t.permute(0, 3, 2, 1))
+        else:
+            half[:, :, m_x:].zero_()
+            half[:, :, :m_x].copy_(t.permute(0, 3, 2, 1))
         return torch.fft.irfft(half, n=width, dim=2, norm=norm)
 
 
@@ -180,7 +187,7 @@ def _rows_innermost(tile: torch.Tensor) -> torch.Tensor:
 
 class _AFNOTiled(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, tile_bytes):  # type: ignore[override]
+    def forward(ctx, x, w1, b1, w2, b2, modes, norm, threshold, skip, tile_bytes):  # type: ignore[override]
         plan = _Plan(x, (w1, b1, w2, b2), modes, threshold, tile_bytes)
         out = torch.empty_like(x)
         # Each tile writes 128-byte runs spread over all of the output: with 4 KiB pages every tile touches every
@@ -194,16 +201,16 @@ class _AFNOTiled(torch.autograd.Function):
             step = plan.mlp.chunk_rows(x.element_size())
             for s in range(0, bins.shape[0], step):
                 plan.mlp.forward_(bins[s : s + step], j)
-            out[n0:n1, :, :, c0:c1].copy_(plan.field(z, half, norm))  # x + the mixer's field
+            out[n0:n1, :, :, c0:c1].copy_(plan.field(z, half, norm, skip))  # the mixer's field (+ x)
         ctx.save_for_backward(x, w1, b1, w2, b2)
-        ctx.settings = (modes, norm, threshold, tile_bytes)
+        ctx.settings = (modes, norm, threshold, skip, tile_bytes)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
         x, w1, b1, w2, b2 = ctx.saved_tensors
-        modes, norm, threshold, tile_bytes = ctx.settings
+        modes, norm, threshold, skip, tile_bytes = ctx.settings
         plan = _Plan(x, (w1, b1, w2, b2), modes, threshold, tile_bytes)
         need_x = ctx.needs_input_grad[0]
         grad_x = torch.empty_like(x) if need_x else None
@@ -226,5 +233,5 @@ class _AFNOTiled(torch.autograd.Function):
                 plan.mlp.backward_(bins[s : s + step], grads[s : s + step], j, acc)
             if need_x:
                 grad_z.div_(weights)  # the adjoint of the forward transform is the inverse one, divided by them
-                grad_x[n0:n1, :, :, c0:c1].copy_(plan.field(grad_z, grad_half, adjoint))  # + the residual's gradient
-        return (grad_x, *plan.mlp.param_grads(acc), None, None, None, None)
+                grad_x[n0:n1, :, :, c0:c1].copy_(plan.field(grad_z, grad_half, adjoint, skip))  # (+ the residual's)
+        return (grad_x, *plan.mlp.param_grads(acc), None, None, None, None, None)
