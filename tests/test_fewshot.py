@@ -64,6 +64,17 @@ def test_filter_bank_is_one_sided_and_zero_at_dc():
     assert float(both.max()) < 1e-3 * float(bank.max()) ** 2  # f and -f never both pass
 
 
+def test_texture_energy_neighbourhood_averages():
+    images = torch.rand(2, 3, 32, 32)
+    alone = texture_energy(images, 4)
+    pooled = texture_energy(images, 4, pools=(1, 3))
+    assert torch.equal(pooled[..., :16], alone)
+    centre = alone[:, 2:5, 3:6].mean((1, 2))  # the 3x3 patches around patch (3, 4)
+    assert torch.allclose(pooled[:, 3, 4, 16:], centre, atol=1e-5)
+    corner = alone[:, :2, :2].mean((1, 2))  # at a corner only the patches inside the image count
+    assert torch.allclose(pooled[:, 0, 0, 16:], corner, atol=1e-5)
+
+
 def test_texture_energy_peaks_at_the_grating_scale_and_orientation():
     y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
     for period, orientation, expected_scale in ((4.0, 0, 0), (8.0, 2, 1), (16.0, 0, 2)):
@@ -82,14 +93,26 @@ def test_masked_loss_matches_a_plain_computation():
     pixels, energy = model.predict(images, mask)
     hidden = mask.repeat_interleave(4, 1).repeat_interleave(4, 2)[:, None].expand_as(images)
     pixel_term = ((pixels - images)[hidden] ** 2).mean() / images.var()
-    target = texture_energy(images, 4)
+    target = texture_energy(images, 4, pools=(1, 3, 5))
+    assert target.shape == (2, 8, 8, 48)
     target = (target - target.mean((0, 1, 2))) / target.std((0, 1, 2))
-    texture_term = ((energy - target) ** 2).mean(-1)[mask].mean()
+    err = ((energy - target) ** 2).mean(-1)
+    texture_term = err[mask].mean() + err[~mask].mean()  # visible patches weigh 1 by default
     with torch.no_grad():
         loss = float(model.masked_loss(images, mask))
     assert loss == pytest.approx(float(pixel_term + texture_term), rel=1e-5)
     with pytest.raises(ValueError, match="texture_weight"):
         MaskedAutoencoder(VisionBackbone(dim=16, depth=1, img_size=32), pixel_weight=0, texture_weight=0)
+
+
+def test_folded_input_normalisation_equals_normalising_the_input():
+    from afno_tutorial.fewshot.decoder import fold_input_normalisation, normalise_input
+
+    torch.manual_seed(0)
+    backbone = VisionBackbone(dim=16, depth=1, img_size=32).eval()
+    images = torch.rand(2, 3, 32, 32)
+    expected = backbone(normalise_input(images))
+    assert torch.allclose(fold_input_normalisation(backbone)(images), expected, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------- features and the head

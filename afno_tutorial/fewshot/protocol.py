@@ -43,6 +43,7 @@ from ..data import SegmentationSet, make_segmentation_set
 from ..masking import masked_mse, random_patch_mask
 from ..models import InpaintingModel, VisionBackbone
 from ..train import autocast, chance_miou, confusion_matrix, iou_from_confusion
+from .decoder import fold_input_normalisation
 from .heads import FewShotSegmenter, fit_finetune, fit_frozen, predict
 from .pretrain import CHECKPOINT_DIR, MIXERS, load_pretrained
 from .report import format_gain, format_table, save_results, summarise
@@ -68,14 +69,15 @@ def support_set(shots: int, seed: int, size: int = 64, data_seed: int = 0) -> Se
 
 
 def get_backbone(mixer: str, init: str, seed: int = 0, checkpoints: str | Path | None = None) -> tuple[VisionBackbone, dict]:
-    """``init="pretrained"``: the stored backbone; ``"random"``: the same architecture, initialised from ``seed``."""
+    """``init="pretrained"``: the stored backbone; ``"random"``: the same architecture, initialised from ``seed``,
+    with the input standardisation of pretraining folded into its patch embedding as it is in the stored one."""
     if init not in INITS:
         raise ValueError(f"init: expected 'pretrained' or 'random', got {init!r}")
     backbone, meta = load_pretrained(mixer, checkpoints)
     if init == "pretrained":
         return backbone, meta
     torch.manual_seed(seed)
-    return VisionBackbone(**meta["config"]), meta
+    return fold_input_normalisation(VisionBackbone(**meta["config"])).eval(), meta
 
 
 def _ints(values: object, name: str, minimum: int, maximum: int | None = None) -> list[int]:

@@ -51,6 +51,12 @@ def lookup(results: dict, mixer: str, init: str = "pretrained", mode: str = "fro
     return None
 
 
+def select(results: dict, **match) -> dict:
+    """A shallow copy of ``results`` whose ``summary`` keeps the rows matching ``match`` (e.g. ``init="random"``,
+    ``shots=10``)."""
+    return {**results, "summary": [r for r in results["summary"] if all(r.get(k) == v for k, v in match.items())]}
+
+
 def format_table(results: dict, mode: str | None = None) -> str:
     """The summary as a Markdown table: mIoU (%) mean ± std over seeds, one row per (mixer, init, mode, K)."""
     lines = ["| mixer | init | training | K | mIoU (%) | x chance | params | ms / training step |",
@@ -154,6 +160,33 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> 
                        f"{', '.join(parts)} points over frozen features, at a cost per training step of "
                        f"{', '.join(costs)} (fine-tuning vs the frozen head, {finetune['device']}).")
     return out
+
+
+def replication(first: dict, second: dict, shots: int = 10, mode: str = "frozen") -> list[str]:
+    """Per mixer and init: ``second``'s mIoU against ``first``'s, and whether it lies within ``first``'s spread
+    (two standard deviations of the difference of two runs); then the pretraining gain in both."""
+    lines = []
+    for r in first["summary"]:
+        if (r["mode"], r["shots"]) != (mode, shots):
+            continue
+        other = lookup(second, r["mixer"], r["init"], mode, shots)
+        if other is None:
+            continue
+        diff, spread = other["miou_mean"] - r["miou_mean"], math.hypot(r["miou_std"], other["miou_std"])
+        verdict = "within" if abs(diff) <= 2 * spread else "outside"
+        lines.append(f"{_name(r['mixer'])}, {r['init']}: {100 * r['miou_mean']:.1f} ± {100 * r['miou_std']:.1f} % "
+                     f"(data seed {first['settings']['data_seed']}) vs {100 * other['miou_mean']:.1f} ± "
+                     f"{100 * other['miou_std']:.1f} % (data seed {second['settings']['data_seed']}): "
+                     f"{100 * diff:+.1f} points, {verdict} two spreads ({200 * spread:.1f}).")
+    gains = {(g["mixer"]): g for g in pretraining_gain(second, mode) if g["shots"] == shots}
+    for g in pretraining_gain(first, mode):
+        if g["shots"] == shots and g["mixer"] in gains:
+            h = gains[g["mixer"]]
+            lines.append(f"{_name(g['mixer'])}: pretraining buys {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f} "
+                         f"points (gain / spread {g['z']:+.1f}) on data seed {first['settings']['data_seed']}, "
+                         f"{100 * h['gain']:+.1f} ± {100 * h['spread']:.1f} ({h['z']:+.1f}) on data seed "
+                         f"{second['settings']['data_seed']}.")
+    return lines
 
 
 def save_results(results: dict, out: str | Path) -> list[Path]:

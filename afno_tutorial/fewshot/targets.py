@@ -56,11 +56,14 @@ def filter_bank(
     return torch.stack(filters).float()
 
 
-def texture_energy(images: torch.Tensor, patch_size: int, bank: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-patch log-energy of the filter bank's responses: ``(B, C, H, W) -> (B, H/p, W/p, F)``.
+def texture_energy(images: torch.Tensor, patch_size: int, bank: torch.Tensor | None = None,
+                   pools: tuple[int, ...] = (1,)) -> torch.Tensor:
+    """Per-patch log-energy of the filter bank's responses: ``(B, C, H, W) -> (B, H/p, W/p, F * len(pools))``.
 
     The grey image (channel mean) is filtered in the Fourier domain; the squared modulus of each complex response
-    is averaged over every ``p x p`` patch and ``log(1e-4 + .)`` taken.
+    is averaged over every ``p x p`` patch and ``log(1e-4 + .)`` taken. For each ``k`` in ``pools`` that map is
+    averaged over the ``k x k`` patches around each patch (``k = 1``: the patch itself; larger ``k``: the statistics
+    of its surroundings, which only context can give).
     """
     if images.ndim != 4:
         raise ValueError(f"images: expected (B, C, H, W), got {tuple(images.shape)}")
@@ -75,8 +78,10 @@ def texture_energy(images: torch.Tensor, patch_size: int, bank: torch.Tensor | N
         grey = images.float().mean(1)  # (B, H, W)
         spectrum = torch.fft.fft2(grey)[:, None]  # (B, 1, H, W)
         response = torch.fft.ifft2(spectrum * bank.to(images.device))  # (B, F, H, W) complex
-        energy = F.avg_pool2d(response.abs() ** 2, patch_size)  # (B, F, h, w)
-    return torch.log(1e-4 + energy).permute(0, 2, 3, 1)
+        log_energy = torch.log(1e-4 + F.avg_pool2d(response.abs() ** 2, patch_size))  # (B, F, h, w)
+        maps = [log_energy if k == 1 else F.avg_pool2d(log_energy, k, 1, k // 2, count_include_pad=False)
+                for k in pools]
+    return torch.cat(maps, 1).permute(0, 2, 3, 1)
 
 
 def standardise(t: torch.Tensor, dims: tuple[int, ...] = (0, 1, 2)) -> torch.Tensor:
