@@ -2,13 +2,12 @@
 
 Public API::
 
-    from afno_tutorial import AFNO2d, SpectralConv2d, GlobalFilter2d, SelfAttention2d, build_mixer
+    from afno_tutorial import AFNO2d, SpectralConv2d, GlobalFilter2d, SelfAttention2d, build_mixer, register_mixer
     from afno_tutorial import VisionBackbone, SegmentationModel, InpaintingModel
 """
 
-__version__ = "0.1.0"
-
 from . import spectral
+from ._version import __version__
 from .config import describe_device, device, fast_mode, seed_everything, versions
 from .masking import masked_mse, random_patch_mask
 from .mixers import (
@@ -19,10 +18,12 @@ from .mixers import (
     available_mixers,
     build_mixer,
     register_mixer,
+    unregister_mixer,
 )
 from .models import Block, InpaintingModel, PatchEmbed, SegmentationModel, VisionBackbone
 
 __all__ = [
+    "__version__",
     "AFNO2d",
     "Block",
     "GlobalFilter2d",
@@ -42,5 +43,6 @@ __all__ = [
     "register_mixer",
     "seed_everything",
     "spectral",
+    "unregister_mixer",
     "versions",
 ]

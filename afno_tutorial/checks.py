@@ -70,3 +70,12 @@ def check_images(x: object, in_chans: int, patch_size: int, name: str = "images"
             f"expected H and W to be multiples of {patch_size}"
         )
     return x
+
+
+def check_positive_float(value: object, name: str) -> float:
+    """A finite number above 0 (an int will do)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a positive finite number, got {type(value).__name__}")
+    if not (0 < value < float("inf")):
+        raise ValueError(f"{name}: expected a positive finite number, got {value}")
+    return float(value)

@@ -9,6 +9,8 @@ import random
 import numpy as np
 import torch
 
+from ._version import __version__
+
 FAST_ENV = "AFNO_TUTORIAL_FAST"
 
 
@@ -45,8 +47,6 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 def versions() -> dict[str, str]:
     """Versions of Python, PyTorch, NumPy and this package, plus the CPU/GPU in use: print it beside results."""
-    from . import __version__
-
     info = {
         "python": platform.python_version(),
         "torch": torch.__version__,

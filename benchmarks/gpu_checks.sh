@@ -52,7 +52,7 @@ timeout 60 $py - <<'EOF'
 import json, torch
 from afno_tutorial import fewshot
 from afno_tutorial.fewshot import pretrain
-from afno_tutorial.bench import time_step
+from afno_tutorial.measure import time_step
 from afno_tutorial.mixers import AFNO2d
 from afno_tutorial.mixers import afno as afno_mod
 

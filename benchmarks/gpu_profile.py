@@ -15,7 +15,8 @@ import json
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from afno_tutorial.bench import make_step, time_step
+from afno_tutorial.bench import make_step
+from afno_tutorial.measure import time_step
 from afno_tutorial.mixers import AFNO2d
 
 

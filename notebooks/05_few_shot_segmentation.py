@@ -65,7 +65,7 @@ from afno_tutorial.viz import segmentation as viz
 
 FAST, DEVICE = config.fast_mode(), config.device()
 RETRAIN = False
-MIXERS = list(fewshot.MIXERS)
+MIXERS = ["afno", "attention", "gfn", "fno"]
 RESULTS = next((d for d in (Path("../benchmarks/fewshot"), Path("benchmarks/fewshot")) if (d / "cpu").exists()), None)
 LIVE = FAST or RETRAIN or RESULTS is None  # run the protocol here instead of loading the committed results
 S = dict(

@@ -7,7 +7,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from typing import Iterator
 
 import matplotlib
@@ -16,24 +15,24 @@ import torch
 
 matplotlib.use("Agg")
 
-from afno_tutorial import AFNO2d, bench, spectral  # noqa: E402
-from afno_tutorial.bench.harness import (  # noqa: E402
+from afno_tutorial import AFNO2d, bench, measure, spectral  # noqa: E402
+from afno_tutorial.bench import (  # noqa: E402
     CSV_FIELDS,
     CopyFloor,
     FFTRoundTrip,
     ReferenceAFNO2d,
     build_bench_mixer,
-    fit_slope,
     format_checks,
     format_table,
-    main,
     parse_mixer_spec,
     run_benchmark,
     save_results,
     target_checks,
     theoretical_flops,
-    time_step,
 )
+from afno_tutorial.bench import isolate as isolate_mod  # noqa: E402
+from afno_tutorial.bench import targets as targets_mod  # noqa: E402
+from afno_tutorial.bench.cli import main  # noqa: E402
 from afno_tutorial.viz.scaling import plot_flop_curves, plot_scaling  # noqa: E402
 
 
@@ -42,7 +41,7 @@ def _short_warmup() -> Iterator[None]:
     """These tests check formats, budgets and plumbing, not times: no second-long warm-ups (the test of the
     warm-up sets its own)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench.harness, "WARMUP_SECONDS", 0.0)
+        patch.setattr(measure, "WARMUP_SECONDS", 0.0)
         yield
 
 
@@ -108,8 +107,8 @@ def test_cpu_memory_is_measured_in_a_subprocess() -> None:
 def test_peak_memory_sees_a_large_temporary() -> None:
     # In a fresh process, as the benchmark does (a long-lived one may reuse memory it already holds).
     code = (
-        "import torch; from afno_tutorial.bench import measure_peak_memory; "
-        "print(measure_peak_memory(lambda: torch.ones(16 * 2**20).sum(), torch.device('cpu')))"
+        "import torch; from afno_tutorial.measure import peak_memory_bytes; "
+        "print(peak_memory_bytes(lambda: torch.ones(16 * 2**20).sum(), 'cpu'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert int(out.split()[-1]) >= 0.9 * 64 * 2**20
@@ -120,9 +119,9 @@ def test_peak_memory_is_not_hidden_by_buffers_pooled_before() -> None:
     # second step would reuse it unless the measurement lets the pool's free buffers go first.
     code = (
         "import numpy as np, torch; from afno_tutorial.mixers._cpu.buffer_pool import POOL; "
-        "from afno_tutorial.bench import measure_peak_memory\n"
+        "from afno_tutorial.measure import peak_memory_bytes\n"
         "def step(): POOL.empty((16 * 2**20,), np.float32).fill(1.0)\n"
-        "step(); print(measure_peak_memory(step, torch.device('cpu')))"
+        "step(); print(peak_memory_bytes(step, 'cpu'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert int(out.split()[-1]) >= 0.9 * 64 * 2**20
@@ -146,13 +145,6 @@ def test_spec_parsing_and_bad_arguments() -> None:
         run_benchmark(["gfn"], [4], modes=["sideways"], progress=False)
     with pytest.raises(ValueError, match="dtype"):
         run_benchmark(["gfn"], [4], dtype="float8", progress=False)
-
-
-def test_fit_slope() -> None:
-    tokens = [256, 1024, 4096]
-    assert fit_slope(tokens, [3 * t for t in tokens]) == pytest.approx(1.0)
-    assert fit_slope(tokens, [t**2 for t in tokens]) == pytest.approx(2.0)
-    assert math.isnan(fit_slope([4], [1.0]))
 
 
 def test_baselines_compute_what_they_claim() -> None:
@@ -237,11 +229,9 @@ def test_cuda_benchmark_path() -> None:
 
 
 def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkeypatch) -> None:
-    import afno_tutorial.bench.harness as bench_mod
-
     seen = []
-    real = bench_mod._run_child
-    monkeypatch.setattr(bench_mod, "_run_child", lambda task, timeout: seen.append(task) or real(task, timeout))
+    real = isolate_mod.run_child
+    monkeypatch.setattr(isolate_mod, "run_child", lambda task, timeout: seen.append(task) or real(task, timeout))
     rows = run_benchmark(["gfn", "afno"], [8], dim=16, repeats=2, memory=False, progress=False, isolate=True,
                          profile=True)  # fmt: skip
     assert [t["task"] for t in seen] == ["time", "time"]
@@ -252,7 +242,7 @@ def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkey
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        timed = bench_mod.time_subprocess(parse_mixer_spec("gfn"), 8, 16, 1, "float32", "forward", repeats=1)
+        timed = bench.time_subprocess(parse_mixer_spec("gfn"), 8, 16, 1, "float32", "forward", repeats=1)
     finally:
         torch.set_num_threads(threads)
     assert timed["threads"] == 1 and len(timed["times"]) == 1 and timed["profile"] is None
@@ -260,36 +250,16 @@ def test_isolated_timing_runs_in_a_fresh_process_with_the_parents_threads(monkey
         run_benchmark(["gfn"], [4], device="cuda", isolate=True, progress=False)
 
 
-def test_warmup_runs_at_least_its_calls_and_its_seconds() -> None:
-    calls = []
-
-    def step() -> None:
-        calls.append(1)
-        time.sleep(0.01)
-
-    cpu = torch.device("cpu")
-    _, times = time_step(step, cpu, repeats=2, warmup=1, warmup_seconds=0.0)
-    assert len(calls) == 3 and len(times) == 2  # one warm-up call, two timed
-    calls.clear()
-    _, times = time_step(step, cpu, repeats=2, warmup=1, warmup_seconds=0.1)
-    assert len(calls) - 2 >= 9 and len(times) == 2  # warm-up went on until 0.1 s had passed (about 10 calls)
-    calls.clear()
-    _, times = time_step(step, cpu, repeats=2, warmup=1, warmup_seconds=10.0, max_seconds=0.05)
-    assert len(calls) - len(times) < 20  # never longer than the run's own time limit
-
-
 def test_rounds_time_every_configuration_round_after_round_and_report_the_median(monkeypatch) -> None:
-    import afno_tutorial.bench.harness as bench_mod
-
     order = []
-    real = bench_mod.time_step
+    real = measure.time_step
 
     def fake_time_step(step, device, repeats=5, warmup=1, max_seconds=60.0, warmup_seconds=None):
         real(step, device, repeats=1, warmup=0)  # the step must still run
         order.append(len(order))
         return float(len(order)), [float(len(order))]  # the n-th timing takes n seconds
 
-    monkeypatch.setattr(bench_mod, "time_step", fake_time_step)
+    monkeypatch.setattr(measure, "time_step", fake_time_step)
     rows = run_benchmark(["gfn", "copy"], [8], dim=16, memory=False, progress=False, rounds=3)
     # Timings 1, 2 in round one, 3, 4 in round two, 5, 6 in round three: interleaved, not one mixer at a time.
     assert [r["round_times_s"] for r in rows] == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
@@ -443,24 +413,21 @@ def test_make_step_refuses_an_unknown_mode() -> None:
 
 
 def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, capsys, monkeypatch) -> None:
-    import afno_tutorial.bench.harness as bench_mod
-    from afno_tutorial.bench import paired as paired_timing
-
     tasks = []
-    real = bench_mod._run_child
-    monkeypatch.setattr(bench_mod, "_run_child", lambda task, timeout: tasks.append(task) or real(task, timeout))
+    real = isolate_mod.run_child
+    monkeypatch.setattr(isolate_mod, "run_child", lambda task, timeout: tasks.append(task) or real(task, timeout))
     out = tmp_path / "paired"
     main(["--mixers", "afno", "--grids", "4", "8", "--dim", "16", "--repeats", "1", "--no-memory", "--no-progress",
           "--warmup-seconds", "0", "--paired", "2", "--out", str(out)])  # fmt: skip
     printed = capsys.readouterr().out
     assert "paired targets" in printed and "AFNO fraction 0.5 / fraction 1 forward (<=) at 64 tokens" in printed
-    pairs = paired_timing.TARGET_PAIRS + paired_timing.INFO_PAIRS
+    pairs = targets_mod.TARGET_PAIRS + targets_mod.INFO_PAIRS
     assert [t["task"] for t in tasks] == ["paired"] * len(pairs)
     assert all(t["grid"] == 8 and t["cycles"] == 2 for t in tasks)  # the largest grid
     # The pairs reported for information have no limit and no verdict.
     assert "SciPy with pooled buffers (info) at 64 tokens" in printed
     info_lines = [line for line in printed.splitlines() if "(info) at 64 tokens" in line and "[quartiles" in line]
-    assert len(info_lines) == len(paired_timing.INFO_PAIRS) and not any("met" in line for line in info_lines)
+    assert len(info_lines) == len(targets_mod.INFO_PAIRS) and not any("met" in line for line in info_lines)
     saved = json.loads(out.with_suffix(".json").read_text())["paired_targets"]
     assert [r["name"] for r in saved] == [name for name, *_ in pairs]
     for row in saved:
@@ -469,4 +436,15 @@ def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, 
     main(["--replot", str(out.with_suffix(".json"))])
     assert "paired targets:\nAFNO forward / FFT round trip, SciPy (<=) at 64 tokens" in capsys.readouterr().out
     with pytest.raises(ValueError, match="isolate"):
-        paired_timing.measure_target_pairs(4, 16, device="cuda", isolate=True)
+        targets_mod.measure_target_pairs(4, 16, device="cuda", isolate=True)
+
+
+def test_setup_is_seeded_and_leaves_the_callers_random_state_alone() -> None:
+    spec = parse_mixer_spec("gfn")
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    _, x1, _ = bench.setup_step(spec, 4, 8, 1, torch.device("cpu"), torch.float32, "backward")
+    assert torch.equal(torch.rand(3), expected)
+    _, x2, _ = bench.setup_step(spec, 4, 8, 1, torch.device("cpu"), torch.float32, "forward")
+    assert torch.equal(x1.detach(), x2)  # the same input every time

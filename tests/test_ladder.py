@@ -16,7 +16,6 @@ from afno_tutorial.lessons.ladder import (
     ladder_rungs,
     measure_mixer,
     nonadaptive_decomposition,
-    peak_memory_bytes,
     run_ladder,
 )
 from afno_tutorial.viz.ladder import plot_ladder, plot_nonadaptive_demo
@@ -75,22 +74,6 @@ def test_hilbert_transform_properties():
     assert z_hhx[..., [0, 6]].abs().max() < 1e-10
     # It commutes with circular shifts (fixed linear filter).
     torch.testing.assert_close(hilbert_transform(torch.roll(x, 3, 2)), torch.roll(hx, 3, 2))
-
-
-def test_peak_memory_counts_live_tensors():
-    n = 2**16
-
-    def sequential():
-        a = torch.zeros(n)
-        del a
-        return torch.zeros(n)
-
-    def together():
-        a, b = torch.zeros(n), torch.zeros(2 * n)
-        return a + 1, b
-
-    assert peak_memory_bytes(sequential) == 4 * n
-    assert peak_memory_bytes(together) == 4 * 4 * n
 
 
 def test_measure_mixer_matches_flop_library():

@@ -11,7 +11,8 @@ import torch
 matplotlib.use("Agg")
 
 from afno_tutorial import AFNO2d, SelfAttention2d  # noqa: E402
-from afno_tutorial.bench import CopyFloor, main, target_checks  # noqa: E402
+from afno_tutorial.bench import CopyFloor, target_checks  # noqa: E402
+from afno_tutorial.bench.cli import main  # noqa: E402
 from afno_tutorial.bench.profile import (  # noqa: E402
     KINDS,
     check_profile_device,

@@ -49,7 +49,9 @@ def test_hermitian_projection_equals_cpu_irfft2_on_non_hermitian_spectra():
 
 def test_zeroing_the_spectrum_column_before_the_row_inverse_is_a_different_projection():
     # The design-notes pitfall: dropping imag(z[:, 0]) before the inverse over rows changes the answer.
-    z = torch.randn(6, 4, dtype=torch.complex128)
+    # Only the k_x = 0 column is non-Hermitian, so only it differs; a fixed draw keeps the test deterministic.
+    z = torch.zeros(6, 4, dtype=torch.complex128)
+    z[:, 0] = torch.randn(6, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
     wrong = z.clone()
     wrong[:, 0] = wrong[:, 0].real
     right = spectral.irfft2_hermitian(z, (6, 6))

@@ -8,8 +8,9 @@ drift both calls saw, the median over many cycles estimates the ratio, and the q
 noise. Within a cycle the order alternates (``a`` then ``b``, then ``b`` then ``a``), so that neither always
 runs on what the other left behind (caches, freed memory).
 
-:func:`measure_target_pairs` does so for the pairs behind the project's timing targets at one grid
-(``python -m afno_tutorial.bench --paired CYCLES``).
+:func:`measure_pair` times two benchmark configurations so;
+:func:`afno_tutorial.bench.targets.measure_target_pairs` does it for the pairs behind the project's timing targets
+(``python -m afno_tutorial.bench --paired CYCLES``), :func:`compare_switch` for a setting off and on.
 """
 
 from __future__ import annotations
@@ -21,33 +22,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-# The project's timing targets, upper limits on time ratios at the largest grid (afno_tutorial.bench.target_checks
-# checks them on separately timed medians, TARGET_PAIRS below on paired timings).
-FORWARD_LIMIT = 1.8  # AFNO forward / FFT round trip
-FORWARD_BACKWARD_LIMIT = 4.5  # AFNO forward+backward / FFT round trip (forward)
-FRACTION_LIMIT = 0.6  # AFNO forward at hard_thresholding_fraction=0.5 / at 1
-
-# The timing targets as pairs: (name, (mixer, mode) of the numerator, (mixer, mode) of the denominator, limit).
-TARGET_PAIRS: tuple[tuple[str, tuple[str, str], tuple[str, str], float], ...] = (
-    ("AFNO forward / FFT round trip, SciPy", ("afno", "forward"), ("roundtrip:library='scipy'", "forward"),
-     FORWARD_LIMIT),
-    ("AFNO forward+backward / FFT round trip, SciPy", ("afno", "backward"), ("roundtrip:library='scipy'", "forward"),
-     FORWARD_BACKWARD_LIMIT),
-    ("AFNO forward / FFT round trip, PyTorch", ("afno", "forward"), ("roundtrip", "forward"), FORWARD_LIMIT),
-    ("AFNO forward+backward / FFT round trip, PyTorch", ("afno", "backward"), ("roundtrip", "forward"),
-     FORWARD_BACKWARD_LIMIT),
-    ("AFNO fraction 0.5 / fraction 1 forward", ("afno:hard_thresholding_fraction=0.5", "forward"),
-     ("afno", "forward"), FRACTION_LIMIT),
-)  # fmt: skip
-# SciPy's round trip with its buffers pooled as AFNO's pocketfft path pools its own: reported beside the targets with
-# no limit (math.inf), it shows how much of AFNO's distance to the bare round trip is memory both could save.
-POOLED_FLOOR = "roundtrip:library='scipy',pooled=True"
-INFO_PAIRS: tuple[tuple[str, tuple[str, str], tuple[str, str], float], ...] = (
-    ("AFNO forward / FFT round trip, SciPy with pooled buffers", ("afno", "forward"), (POOLED_FLOOR, "forward"),
-     math.inf),
-    ("AFNO forward+backward / FFT round trip, SciPy with pooled buffers", ("afno", "backward"),
-     (POOLED_FLOOR, "forward"), math.inf),
-)  # fmt: skip
+from ..measure import synchronize
+from .specs import parse_dtype, parse_mixer_spec, setup_step
 
 
 def paired_times(step_a: Callable[[], None], step_b: Callable[[], None], device: torch.device, cycles: int = 31,
@@ -72,12 +48,10 @@ def paired_times(step_a: Callable[[], None], step_b: Callable[[], None], device:
     steps = (step_a, step_b)
 
     def timed(i: int) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         start = clock()
         steps[i]()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         return clock() - start
 
     spent, calls = 0.0, 0
@@ -143,46 +117,10 @@ def measure_pair(a: tuple[str, str], b: tuple[str, str], grid: int, dim: int, ba
                  device: str = "cpu", cycles: int = 31, warmup_seconds: float = 1.0) -> dict[str, Any]:
     """:func:`paired_times` of two benchmark configurations, each ``(mixer spec, mode)`` as in
     :func:`afno_tutorial.bench.run_benchmark`, on one ``grid x grid`` input of ``dim`` channels, in this process."""
-    from .harness import _parse_dtype, _setup, parse_mixer_spec
-
-    dev, torch_dtype = torch.device(device), _parse_dtype(dtype)
-    (_, _, step_a), (_, _, step_b) = (_setup(parse_mixer_spec(spec), grid, dim, batch, dev, torch_dtype, mode)
+    dev, torch_dtype = torch.device(device), parse_dtype(dtype)
+    (_, _, step_a), (_, _, step_b) = (setup_step(parse_mixer_spec(spec), grid, dim, batch, dev, torch_dtype, mode)
                                       for spec, mode in (a, b))  # fmt: skip
     return paired_times(step_a, step_b, dev, cycles=cycles, warmup_seconds=warmup_seconds)
-
-
-def measure_target_pairs(grid: int, dim: int, batch: int = 1, dtype: str = "float32", device: str = "cpu",
-                         cycles: int = 31, warmup_seconds: float = 1.0, isolate: bool = True, progress: bool = True,
-                         pairs: Sequence[tuple[str, tuple[str, str], tuple[str, str], float]] = (
-                             TARGET_PAIRS + INFO_PAIRS),
-                         timeout: float = 1800.0) -> list[dict[str, Any]]:  # fmt: skip
-    """The ratio of every pair in ``pairs`` (default: the timing targets, then the pairs reported for
-    information) by :func:`measure_pair`.
-
-    Args:
-        isolate: each pair in a fresh process (CPU only), so that pairs do not inherit each other's memory state.
-
-    Returns:
-        one dict per pair: ``name``, ``a`` and ``b`` (``"mixer [mode]"``), ``tokens``, ``limit``, ``passed``
-        (median ratio at most the limit) and the statistics of :func:`paired_times`.
-    """
-    from tqdm.auto import tqdm
-
-    from .harness import _run_child
-
-    if isolate and device != "cpu":
-        raise ValueError(f"isolate: fresh processes are CPU only, got device {device!r}")
-    rows = []
-    for name, a, b, limit in tqdm(pairs, desc="paired", disable=not progress):
-        if isolate:
-            task = {"task": "paired", "a": list(a), "b": list(b), "grid": grid, "dim": dim, "batch": batch,
-                    "dtype": dtype, "cycles": cycles, "warmup_seconds": warmup_seconds}  # fmt: skip
-            stats = _run_child(task, timeout)
-        else:
-            stats = measure_pair(a, b, grid, dim, batch, dtype, device, cycles, warmup_seconds)
-        rows.append({"name": name, "a": f"{a[0]} [{a[1]}]", "b": f"{b[0]} [{b[1]}]", "tokens": grid * grid,
-                     "limit": limit, "passed": stats["ratio"] <= limit, **stats})  # fmt: skip
-    return rows
 
 
 def format_pairs(rows: Sequence[dict[str, Any]]) -> str:

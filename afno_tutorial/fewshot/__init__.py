@@ -1,26 +1,26 @@
-"""Few-shot segmentation after masked pretraining: the paper's first segmentation experiment, measured.
+"""Few-shot segmentation after self-supervised pretraining: the paper's first segmentation experiment, measured.
 
-``targets`` (pixels and texture energy of hidden patches) and ``decoder`` (the masked autoencoder with a light
-decoder) make the backbones; ``pretrain`` (the shipped backbones); ``features`` (tokens of several blocks) and
-``heads`` (the pixel classifier, frozen or fine-tuned); ``protocol`` (support sets, runs over seeds, the
-1024x1024 demo, the command line); ``report`` (tables, the pretraining gain, conclusions, result files).
-Command lines: ``python -m afno_tutorial.fewshot`` and ``python -m afno_tutorial.pretrain``.
+``targets`` (texture statistics of patches) and ``decoder`` (the masked autoencoder with a light decoder) make the
+backbones; ``pretrain`` (the shipped backbones); ``features`` (tokens of several blocks) and ``heads`` (the pixel
+classifier, frozen or fine-tuned); ``protocol`` (support sets, runs over seeds, the 1024x1024 demo); ``report``
+(tables, the pretraining gain, conclusions, result files). Command lines: ``python -m afno_tutorial.fewshot``
+(:mod:`afno_tutorial.fewshot.cli`, the only module here that draws; not imported here) and
+``python -m afno_tutorial.pretrain``. The mixers are the registered ones
+(:func:`afno_tutorial.mixers.available_mixers`).
 """
 
 from . import pretrain
 from .decoder import MaskedAutoencoder, evaluate_masked
 from .features import block_tokens, extract_features
 from .heads import FewShotSegmenter, PixelHead, fit_finetune, fit_frozen, predict
-from .pretrain import MIXERS, load_pretrained, pretrain_backbone
+from .pretrain import load_pretrained, pretrain_backbone
 from .protocol import (
     MIN_EVAL_IMAGES,
     attention_at_scale,
     attention_matrix_bytes,
     check_settings,
     evaluate,
-    fit_power_law,
     get_backbone,
-    main,
     make_task,
     run_fewshot,
     segment_large,
@@ -42,7 +42,6 @@ from .targets import filter_bank, texture_energy
 
 __all__ = [
     "MIN_EVAL_IMAGES",
-    "MIXERS",
     "FewShotSegmenter",
     "MaskedAutoencoder",
     "PixelHead",
@@ -58,13 +57,11 @@ __all__ = [
     "filter_bank",
     "fit_finetune",
     "fit_frozen",
-    "fit_power_law",
     "format_gain",
     "format_table",
     "get_backbone",
     "load_pretrained",
     "load_results",
-    "main",
     "make_task",
     "predict",
     "pretrain",

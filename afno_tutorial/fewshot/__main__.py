@@ -1,7 +1,7 @@
-"""``python -m afno_tutorial.fewshot``: see :mod:`afno_tutorial.fewshot.protocol`."""
+"""``python -m afno_tutorial.fewshot``: see :mod:`afno_tutorial.fewshot.cli`."""
 
 import sys
 
-from .protocol import main
+from .cli import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """Produce the small pretrained backbones shipped in ``afno_tutorial/fewshot/checkpoints/`` (one per mixer).
 
-    python -m afno_tutorial.pretrain                        # all four mixers, the shipped recipe
+    python -m afno_tutorial.pretrain                        # every registered mixer, the shipped recipe
     python -m afno_tutorial.pretrain --mixer afno --steps 500 --out /tmp/mine
 
 Pretraining with a light decoder (:class:`~afno_tutorial.fewshot.decoder.MaskedAutoencoder`: the texture statistics
@@ -23,12 +23,12 @@ import torch
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
+from ..mixers import available_mixers
 from ..models import VisionBackbone
 from ..train import evaluate_inpainting, load_backbone, pretrain_inpainting, save_backbone
 from .decoder import MaskedAutoencoder, evaluate_masked, fold_input_normalisation
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-MIXERS = ("afno", "attention", "gfn", "fno")
 # The shipped recipe: same depth, width, patch size, data, decoder and steps for every mixer. At this scale (a
 # 2-core CPU, 1,500 steps) hidden patches do not pay: with mask_ratio 0.75 the features end far below these (the
 # committed ablation, benchmarks/fewshot/cpu-ablation-mask75). So every patch is visible and the decoder predicts
@@ -121,7 +121,8 @@ def pretrain_backbone(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mixer", nargs="+", default=list(MIXERS), choices=MIXERS)
+    parser.add_argument("--mixer", nargs="+", default=available_mixers(), choices=available_mixers(),
+                        help="registered mixers (default: all)")
     parser.add_argument("--steps", type=int, default=RECIPE["steps"])
     parser.add_argument("--images", type=int, default=RECIPE["n_images"], help="number of pretraining images")
     parser.add_argument("--size", type=int, default=RECIPE["img_size"])

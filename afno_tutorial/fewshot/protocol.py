@@ -26,27 +26,25 @@ Writes ``results.json`` (every run, the summary, chance level, settings, version
 
 from __future__ import annotations
 
-import argparse
 import copy
-import math
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from ..bench.harness import fit_slope, time_step
+from .. import measure
 from ..checks import check_positive_int
 from ..config import describe_device, seed_everything, versions
 from ..config import device as pick_device
 from ..data import SegmentationSet, make_segmentation_set
 from ..masking import masked_mse, random_patch_mask
+from ..mixers import available_mixers
 from ..models import InpaintingModel, VisionBackbone
 from ..train import autocast, chance_miou, confusion_matrix, iou_from_confusion
 from .decoder import fold_input_normalisation
 from .heads import FewShotSegmenter, fit_finetune, fit_frozen, predict
-from .pretrain import CHECKPOINT_DIR, MIXERS, load_pretrained
-from .report import format_gain, format_table, save_results, summarise
+from .pretrain import CHECKPOINT_DIR, load_pretrained
+from .report import summarise
 
 SPLIT = "context_novel"
 NUM_CLASSES = 4
@@ -110,9 +108,9 @@ def check_settings(
     """Refuse impossible or meaningless settings before any work, naming the argument and what it expects."""
     if not mixers:
         raise ValueError("mixers: expected at least one mixer, got none")
-    unknown = [m for m in mixers if m not in MIXERS]
+    unknown = [m for m in mixers if m not in available_mixers()]
     if unknown:
-        raise ValueError(f"mixers: expected names from {list(MIXERS)}, got {unknown!r}")
+        raise ValueError(f"mixers: expected registered mixers {available_mixers()}, got {unknown!r}")
     _ints(shots, "shots", 1, MAX_SHOTS)
     _ints(seeds, "seeds", 0)
     for name, values, allowed in (("inits", inits, INITS), ("modes", modes, MODES)):
@@ -141,7 +139,7 @@ def evaluate(model: FewShotSegmenter, test: SegmentationSet) -> dict:
 
 
 def run_fewshot(
-    mixers: list[str] | tuple[str, ...] = MIXERS,
+    mixers: list[str] | tuple[str, ...] | None = None,
     shots: list[int] | tuple[int, ...] = (1, 5, 10),
     seeds: list[int] | tuple[int, ...] = (0, 1, 2, 3, 4),
     *,
@@ -169,7 +167,8 @@ def run_fewshot(
     """
     from tqdm.auto import tqdm
 
-    mixers, shots, seeds, inits, modes = list(mixers), list(shots), list(seeds), list(inits), list(modes)
+    mixers = available_mixers() if mixers is None else list(mixers)
+    shots, seeds, inits, modes = list(shots), list(seeds), list(inits), list(modes)
     check_settings(mixers, shots, seeds, inits, modes, eval_images=eval_images, data_seed=data_seed,
                    head_steps=head_steps, finetune_steps=finetune_steps, checkpoints=checkpoints,
                    min_eval_images=min_eval_images)
@@ -223,28 +222,23 @@ def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str 
                     repeats: int = 5) -> float:
     """Measured seconds of one inpainting training step (forward, backward, AdamW) of ``backbone`` on ``device``.
 
-    A copy is timed (the backbone is untouched): median of ``repeats`` steps after one warm-up step.
+    A copy is timed (the backbone is untouched): median of ``repeats`` steps after one warm-up step
+    (:func:`afno_tutorial.measure.time_step`).
     """
     dev = pick_device(device)
     model = InpaintingModel(copy.deepcopy(backbone)).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     images = torch.rand(batch_size, model.in_chans, *backbone.img_size, device=dev)
     mask = random_patch_mask(batch_size, backbone.grid_size, 0.5, generator=torch.Generator().manual_seed(0)).to(dev)
-    times = []
-    for i in range(repeats + 1):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
+
+    def step() -> None:
         with autocast(dev):
             loss = masked_mse(model(images, mask).float(), images, mask)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        if i:
-            times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+
+    return measure.time_step(step, dev, repeats=repeats, warmup=1, warmup_seconds=0.0)[0]
 
 
 # ----------------------------------------------------------------------------------------------- high resolution
@@ -254,8 +248,8 @@ def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str 
 def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 3) -> float:
     """Median seconds of one inference forward pass of ``backbone`` on a ``(1, C, size, size)`` image.
 
-    Timed as :func:`afno_tutorial.bench.time_step` times a mixer, under ``torch.no_grad`` and the device's
-    autocast: after a warm-up of at least one call and about a second, since a cold first call pays for
+    Timed by :func:`afno_tutorial.measure.time_step` as the benchmark times a mixer, under ``torch.no_grad`` and the
+    device's autocast: after a warm-up of at least one call and about a second, since a cold first call pays for
     allocations and page faults; fewer than ``repeats`` runs when one call is slow.
     """
     dev = pick_device(device)
@@ -266,14 +260,7 @@ def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device
         with autocast(dev):
             backbone(x)
 
-    return time_step(step, dev, repeats=repeats)[0]
-
-
-def fit_power_law(x: list[float], y: list[float]) -> tuple[float, float]:
-    """Least-squares fit of ``y = a * x**b`` in log space: returns ``(a, b)`` (slope from :func:`bench.fit_slope`)."""
-    b = fit_slope(x, y)
-    a = math.exp(sum(math.log(v) - b * math.log(t) for t, v in zip(x, y)) / len(x))
-    return a, b
+    return measure.time_step(step, dev, repeats=repeats)[0]
 
 
 def attention_at_scale(
@@ -302,7 +289,7 @@ def attention_at_scale(
     afno_seconds = time_forward(afno, large, device)
     measured["afno"][0].append(tokens)
     measured["afno"][1].append(afno_seconds)
-    a, b = fit_power_law(measured["attention"][0][-2:], measured["attention"][1][-2:])
+    a, b = measure.fit_power_law(measured["attention"][0][-2:], measured["attention"][1][-2:])
     estimate = {"attention": (tokens, a * tokens**b)}
     note = f"attention at {tokens:,} tokens: estimated {a * tokens**b:.0f} s from the fit (exponent {b:.2f})"
     if measure_attention:
@@ -327,51 +314,3 @@ def segment_large(model: FewShotSegmenter, image: torch.Tensor, device: str | to
     with autocast(dev):
         logits = model(image[None].to(dev))
     return logits.argmax(1)[0].cpu()
-
-
-# ----------------------------------------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mixer", nargs="+", default=list(MIXERS), choices=MIXERS)
-    parser.add_argument("--shots", nargs="+", type=int, default=[1, 5, 10])
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0 .. n-1); at least 1")
-    parser.add_argument("--init", nargs="+", default=["pretrained"], choices=INITS)
-    parser.add_argument("--mode", nargs="+", default=["frozen"], choices=MODES,
-                        help="frozen: pixel classifier on frozen features; finetune: the backbone trained too")
-    parser.add_argument("--finetune", action="store_true", help="same as adding finetune to --mode")
-    parser.add_argument("--data-seed", type=int, default=0, help="another test set and support sets (same classes)")
-    parser.add_argument("--eval-images", type=int, default=100, help=f"test images, at least {MIN_EVAL_IMAGES}")
-    parser.add_argument("--head-steps", type=int, default=300)
-    parser.add_argument("--finetune-steps", type=int, default=300)
-    parser.add_argument("--blocks", nargs="+", type=int, default=None,
-                        help="blocks whose tokens the head reads (0 = patch embedding; default: all)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--checkpoints", type=Path, default=None, help="folder of <mixer>.pt (default: shipped)")
-    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/fewshot/<cpu|cuda>")
-    args = parser.parse_args(argv)
-    modes = list(dict.fromkeys(args.mode + (["finetune"] if args.finetune else [])))
-    if args.seeds < 1:
-        parser.error(f"--seeds: expected at least 1 seed, got {args.seeds}")
-    try:  # every setting checked before any work
-        check_settings(args.mixer, args.shots, list(range(args.seeds)), args.init, modes,
-                       eval_images=args.eval_images, data_seed=args.data_seed, head_steps=args.head_steps,
-                       finetune_steps=args.finetune_steps, checkpoints=args.checkpoints)
-        dev = pick_device(args.device)
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc).replace("eval_images", "--eval-images").replace("data_seed", "--data-seed")
-                     .replace("head_steps", "--head-steps").replace("finetune_steps", "--finetune-steps"))
-    results = run_fewshot(args.mixer, args.shots, list(range(args.seeds)), inits=args.init, modes=modes,
-                          eval_images=args.eval_images, data_seed=args.data_seed, head_steps=args.head_steps,
-                          finetune_steps=args.finetune_steps, blocks=args.blocks, device=dev,
-                          checkpoints=args.checkpoints)
-    results["command"] = "python -m afno_tutorial.fewshot " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(format_table(results))
-    if "random" in args.init and "pretrained" in args.init:
-        for mode in modes:
-            print(f"\nPretrained minus random init ({mode}):\n" + format_gain(results, mode))
-    out = args.out or Path("benchmarks/fewshot") / dev.type
-    for path in save_results(results, out):
-        print(f"wrote {path}")
-    return 0

@@ -190,13 +190,12 @@ def replication(first: dict, second: dict, shots: int = 10, mode: str = "frozen"
 
 
 def save_results(results: dict, out: str | Path) -> list[Path]:
-    """Write ``results.json``, ``results.csv`` and ``fewshot_miou.png`` to ``out``; returns the paths."""
-    from ..viz.segmentation import plot_miou_bars
-
+    """Write ``results.json`` and ``results.csv`` to ``out``; returns the paths (the command line adds the figure,
+    ``fewshot_miou.png``: :func:`afno_tutorial.viz.segmentation.plot_miou_bars`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plain = {k: v for k, v in results.items() if k not in ("models", "test")}
-    paths = [out / "results.json", out / "results.csv", out / "fewshot_miou.png"]
+    paths = [out / "results.json", out / "results.csv"]
     paths[0].write_text(json.dumps(plain, indent=1, default=float) + "\n")
     with paths[1].open("w", newline="") as f:
         fields = ["mixer", "init", "mode", "shots", "seeds", "miou_mean", "miou_std", "parameters", "fit_seconds",
@@ -204,8 +203,6 @@ def save_results(results: dict, out: str | Path) -> list[Path]:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results["summary"])
-    fig = plot_miou_bars(results)
-    fig.savefig(paths[2], dpi=120, bbox_inches="tight")
     return paths
 
 

@@ -18,19 +18,16 @@ that each rung changes one thing; rung 6 then truncates.
 
 from __future__ import annotations
 
-import time
-import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import FlopCounterMode
 
-from .. import spectral
+from .. import measure, spectral
 from ..checks import check_pair, check_positive_int
 from ..config import describe_device, seed_everything
+from ..flops import count_flops, mixer_flops
 from ..mixers import AFNO2d, build_mixer
 from ..models import InpaintingModel, VisionBackbone
 
@@ -100,85 +97,6 @@ def count_parameters(module: nn.Module) -> int:
 # Costs of one mixer
 
 
-class _LiveTensorBytes(TorchDispatchMode):
-    """Tracks the bytes of tensor storages created inside the mode that are still alive, and their maximum."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.live = 0
-        self.peak = 0
-        self._refs: dict[int, list] = {}  # storage pointer -> [tensor count, bytes]
-
-    def _release(self, ptr: int) -> None:
-        entry = self._refs.get(ptr)
-        if entry is None:
-            return
-        entry[0] -= 1
-        if entry[0] == 0:
-            self.live -= entry[1]
-            del self._refs[ptr]
-
-    def _track(self, t: torch.Tensor) -> None:
-        storage = t.untyped_storage()
-        ptr = storage.data_ptr()
-        if ptr == 0:
-            return
-        entry = self._refs.get(ptr)
-        if entry is None:
-            entry = self._refs[ptr] = [0, storage.nbytes()]
-            self.live += entry[1]
-            self.peak = max(self.peak, self.live)
-        entry[0] += 1
-        weakref.finalize(t, self._release, ptr)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(t, torch.Tensor):
-                self._track(t)
-        return out
-
-
-def peak_memory_bytes(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
-    """Peak bytes of tensors allocated while ``fn()`` runs, beyond those alive before it.
-
-    On CUDA: the allocator's peak. On the CPU (no allocator statistics): every tensor storage the operators
-    create is counted from its creation until its last tensor is freed, so the result is the peak of live
-    intermediate and output tensors (the inputs and parameters are not counted).
-    """
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-        torch.cuda.reset_peak_memory_stats(dev)
-        before = torch.cuda.memory_allocated(dev)
-        out = fn()
-        torch.cuda.synchronize(dev)
-        peak = torch.cuda.max_memory_allocated(dev) - before
-        del out
-        return int(peak)
-    mode = _LiveTensorBytes()
-    with mode:
-        out = fn()
-    del out
-    return int(mode.peak)
-
-
-def forward_seconds(fn: Callable[[], object], repeats: int = 5, device: torch.device | str = "cpu") -> float:
-    """Best wall-clock seconds of ``fn()`` over ``repeats`` runs after one warm-up (synchronised on CUDA)."""
-    check_positive_int(repeats, "repeats")
-    dev = torch.device(device)
-    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
-    fn()
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def counted_matmul_flops(mixer: nn.Module, x: torch.Tensor) -> int:
     """FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts for one forward (matrix products only).
 
@@ -191,12 +109,10 @@ def counted_matmul_flops(mixer: nn.Module, x: torch.Tensor) -> int:
     try:
         if path is not None:
             mixer.path = "plain"
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            mixer(x)
+        return count_flops(mixer, x)
     finally:
         if path is not None:
             mixer.path = path
-    return int(counter.get_total_flops())
 
 
 def measure_mixer(
@@ -208,10 +124,9 @@ def measure_mixer(
     Returns ``{"params", "flops", "fft_flops", "mixing_flops", "counter_flops", "forward_ms", "peak_mb"}``:
     ``flops`` from :func:`afno_tutorial.flops.mixer_flops`; ``counter_flops`` what ``FlopCounterMode`` counts
     (matrix products, a complex multiply-add as 2 FLOPs, so 4x it equals ``mixing_flops`` for the spectral mixers);
-    time and memory of an inference forward (``torch.no_grad``).
+    time (the fastest of ``repeats`` after one warm-up call, :func:`afno_tutorial.measure.time_step`) and peak memory
+    (live tensors, :func:`afno_tutorial.measure.peak_memory_bytes`) of an inference forward (``torch.no_grad``).
     """
-    from ..flops import mixer_flops
-
     height, width = check_pair(grid_size, "grid_size")
     dev = torch.device(device)
     mixer = mixer.to(dev).eval()
@@ -229,8 +144,8 @@ def measure_mixer(
         "fft_flops": counts["fft"],
         "mixing_flops": counts["mixing"],
         "counter_flops": float(counted_matmul_flops(mixer, x)),
-        "forward_ms": 1e3 * forward_seconds(run, repeats, dev),
-        "peak_mb": peak_memory_bytes(run, dev) / 2**20,
+        "forward_ms": 1e3 * min(measure.time_step(run, dev, repeats=repeats, warmup=1, warmup_seconds=0.0)[1]),
+        "peak_mb": measure.peak_memory_bytes(run, dev, method="tensors") / 2**20,
     }
 
 

@@ -1,60 +1,52 @@
-"""Token mixers, all ``nn.Module``s mapping ``x: (B, H, W, C) -> (B, H, W, C)``, and a registry to build them by name."""
+"""Token mixers, all ``nn.Module``s mapping ``x: (B, H, W, C) -> (B, H, W, C)``, and the registry that names them.
+
+The four built-in mixers are registered here, each once, with its label, its colour in every plot and its FLOP
+formula (:mod:`afno_tutorial.mixers.costs`); :mod:`afno_tutorial.mixers.registry` says how to add one.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
-
 from torch import nn
 
+from . import costs
 from .afno import AFNO2d
 from .attention import SelfAttention2d
 from .fno import SpectralConv2d
 from .gfn import GlobalFilter2d
+from .registry import (
+    FlopFormula,
+    MixerFactory,
+    MixerInfo,
+    available_mixers,
+    build_mixer,
+    find_mixer,
+    mixer_info,
+    register_mixer,
+    unregister_mixer,
+)
 
-MixerFactory = Callable[..., nn.Module]
-_REGISTRY: dict[str, MixerFactory] = {}
-
-
-def register_mixer(name: str) -> Callable[[MixerFactory], MixerFactory]:
-    """Decorator registering ``factory(dim, *, grid_size=None, **kwargs) -> nn.Module`` under ``name``.
-
-    ``grid_size`` is the token grid ``(h, w)`` the caller builds for (a mixer that needs a size, like the
-    global filter, takes its default from it; others ignore it).
-    """
-
-    def decorate(factory: MixerFactory) -> MixerFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorate
+# Registration order is the order of every default list (the benchmark's, pretraining's, the few-shot runs').
 
 
-def available_mixers() -> list[str]:
-    """Names accepted by :func:`build_mixer`."""
-    return sorted(_REGISTRY)
-
-
-def build_mixer(name: str, dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
-    """Build a registered mixer: ``"afno"``, ``"fno"``, ``"gfn"``, ``"attention"`` (or any registered one).
-
-    Args:
-        name: registry name.
-        dim: channels.
-        grid_size: the token grid ``(h, w)`` the mixer will mostly see; used for defaults that depend on it
-            (the global filter's size, FNO's modes capped to what the grid holds).
-        **kwargs: passed to the mixer's constructor.
-    """
-    if name not in _REGISTRY:
-        raise ValueError(f"name: expected one of {available_mixers()}, got {name!r}")
-    return _REGISTRY[name](dim, grid_size=grid_size, **kwargs)
-
-
-@register_mixer("afno")
+@register_mixer("afno", label="AFNO", color="tab:blue", flops=costs.afno_flops, module_type=AFNO2d)
 def _afno(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
     return AFNO2d(dim, **kwargs)
 
 
-@register_mixer("fno")
+@register_mixer("attention", label="self-attention", color="tab:red", flops=costs.attention_flops,
+                module_type=SelfAttention2d)  # fmt: skip
+def _attention(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
+    return SelfAttention2d(dim, **kwargs)
+
+
+@register_mixer("gfn", label="GFN", color="tab:green", flops=costs.gfn_flops, module_type=GlobalFilter2d)
+def _gfn(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
+    if "size" not in kwargs and grid_size is not None:
+        kwargs["size"] = tuple(grid_size)
+    return GlobalFilter2d(dim, **kwargs)
+
+
+@register_mixer("fno", label="FNO", color="tab:orange", flops=costs.fno_flops, module_type=SpectralConv2d)
 def _fno(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
     if "modes" not in kwargs and grid_size is not None:
         # Default 8x8 modes, fewer where the grid cannot hold them (distinct +/- k_y rows, W//2+1 columns).
@@ -62,24 +54,18 @@ def _fno(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.
     return SpectralConv2d(dim, **kwargs)
 
 
-@register_mixer("gfn")
-def _gfn(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
-    if "size" not in kwargs and grid_size is not None:
-        kwargs["size"] = tuple(grid_size)
-    return GlobalFilter2d(dim, **kwargs)
-
-
-@register_mixer("attention")
-def _attention(dim: int, *, grid_size: tuple[int, int] | None = None, **kwargs) -> nn.Module:
-    return SelfAttention2d(dim, **kwargs)
-
-
 __all__ = [
     "AFNO2d",
+    "FlopFormula",
     "GlobalFilter2d",
+    "MixerFactory",
+    "MixerInfo",
     "SelfAttention2d",
     "SpectralConv2d",
     "available_mixers",
     "build_mixer",
+    "find_mixer",
+    "mixer_info",
     "register_mixer",
+    "unregister_mixer",
 ]

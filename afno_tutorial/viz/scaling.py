@@ -7,7 +7,9 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..bench.harness import fit_slope
+from ..bench.profile import KINDS
+from ..measure import fit_slope
+from .colours import series_colours
 
 _QUANTITIES = {"time_s": ("time per call (s)", 1.0), "memory_bytes": ("peak memory (MiB)", 2.0**-20),
                "flops": ("theoretical GFLOP", 1e-9)}  # fmt: skip
@@ -35,11 +37,11 @@ def plot_scaling(
     fig, axes = plt.subplots(1, len(quantities), figsize=(6.2 * len(quantities), 4.0 + 0.11 * len(results) // 2), squeeze=False)
     mixers = list(dict.fromkeys(r["mixer"] for r in results))
     modes = list(dict.fromkeys(r["mode"] for r in results))
-    cmap = plt.get_cmap("tab10" if len(mixers) <= 10 else "tab20")
+    colours = series_colours(mixers)  # a registered mixer in its own colour, variants and baselines in others
     device = next((r["device"] for r in results if r.get("device")), "")
     for ax, quantity in zip(axes[0], quantities):
         name, scale = _QUANTITIES[quantity]
-        for i, mixer in enumerate(mixers):
+        for mixer in mixers:
             for mode in modes:
                 rows = [r for r in results if r["mixer"] == mixer and r["mode"] == mode]
                 done = [r for r in rows if r["status"] == "ok" and r.get(quantity) is not None]
@@ -52,12 +54,12 @@ def plot_scaling(
                 slope = fit_slope([r["tokens"] for r in fit], [r[quantity] for r in fit])
                 text = f"{label}: slope {slope:.2f}" if slope == slope else label
                 ax.loglog([r["tokens"] for r in done], [r[quantity] * scale for r in done], style,
-                          color=cmap(i), ms=4, label=text)  # fmt: skip
+                          color=colours[mixer], ms=4, label=text)  # fmt: skip
                 estimate_key = {"time_s": "estimate_time_s", "memory_bytes": "estimate_memory_bytes"}.get(quantity)
                 skipped = [r for r in rows if r["status"] == "skipped" and estimate_key and r.get(estimate_key)]
                 if skipped:
                     ax.loglog([r["tokens"] for r in skipped], [r[estimate_key] * scale for r in skipped], "o",
-                              mfc="none", color=cmap(i), label=f"{label}: skipped, estimate")  # fmt: skip
+                              mfc="none", color=colours[mixer], label=f"{label}: skipped, estimate")  # fmt: skip
         ax.set_xlabel("tokens (H x W)")
         ax.set_ylabel(name)
         ax.set_title(f"{name.split(' (')[0]} (slopes fitted from {min_tokens_for_slope} tokens)", fontsize=9)
@@ -79,9 +81,10 @@ def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]], d
     if not curves:
         raise ValueError("curves: expected at least one {label: (tokens, flops)} entry")
     fig, ax = plt.subplots(figsize=(6, 4))
+    colours = series_colours(list(curves))
     for label, (tokens, flops) in curves.items():
         slope = fit_slope(tokens, flops)
-        ax.loglog(tokens, [f / 1e9 for f in flops], "o-", label=f"{label} (slope {slope:.2f})")
+        ax.loglog(tokens, [f / 1e9 for f in flops], "o-", color=colours[label], label=f"{label} (slope {slope:.2f})")
     ax.set_xlabel("tokens (H x W)")
     ax.set_ylabel("theoretical GFLOP per forward")
     ax.grid(True, which="both", alpha=0.3)
@@ -117,8 +120,6 @@ def plot_sweep(results: Sequence[dict[str, Any]]) -> Figure:
 def plot_profile(results: Sequence[dict[str, Any]], title: str | None = None) -> Figure:
     """Stacked bars of the time per call by kind of work, one bar per profiled row (``run_benchmark`` or
     ``sweep_afno`` with ``profile=True``): which costs shrink with a setting and which stay."""
-    from ..bench.profile import KINDS
-
     rows = [r for r in results if r.get("profile")]
     if not rows:
         raise ValueError("results: no rows with a 'profile'; run the benchmark with profile=True (--profile)")

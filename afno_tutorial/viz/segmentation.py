@@ -8,7 +8,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-MIXER_COLOURS = {"afno": "tab:blue", "attention": "tab:red", "gfn": "tab:green", "fno": "tab:orange"}
+from .colours import series_colours
 
 
 def class_cmap(num_classes: int) -> ListedColormap:
@@ -95,9 +95,10 @@ def plot_pretraining_curves(curves: dict[str, dict], smooth: int = 25, ylabel: s
     """
     fig = Figure(figsize=(6, 3.6))
     ax = fig.subplots()
+    colours = series_colours(list(curves))
     for mixer, h in curves.items():
         loss = np.asarray(h["loss"], dtype=float)
-        colour = MIXER_COLOURS.get(mixer)
+        colour = colours[mixer]
         ax.plot(h["step"], loss, color=colour, alpha=0.2, lw=0.8)
         if len(loss) >= smooth:
             run = np.convolve(loss, np.ones(smooth) / smooth, mode="valid")
@@ -121,13 +122,14 @@ def plot_miou_bars(results: dict) -> Figure:
     width = 0.8 / max(1, len(variants))
     fig = Figure(figsize=(max(5, 1.6 * len(shots) + 0.3 * len(variants)), 3.8))
     ax = fig.subplots()
+    colours = series_colours([mixer for mixer, _, _ in variants])
     for j, (mixer, init, mode) in enumerate(variants):
         rows = {r["shots"]: r for r in summary if (r["mixer"], r["init"], r["mode"]) == (mixer, init, mode)}
         x = np.arange(len(shots)) + (j - (len(variants) - 1) / 2) * width
         mean = [100 * rows[k]["miou_mean"] if k in rows else np.nan for k in shots]
         std = [100 * rows[k]["miou_std"] if k in rows else 0 for k in shots]
         label = mixer + ("" if init == "pretrained" else f" ({init})") + ("" if mode == "head" else f" [{mode}]")
-        ax.bar(x, mean, width, yerr=std, capsize=2, label=label, color=MIXER_COLOURS.get(mixer),
+        ax.bar(x, mean, width, yerr=std, capsize=2, label=label, color=colours[mixer],
                alpha=1.0 if init == "pretrained" else 0.45, hatch=None if mode == "head" else "//")
     ax.axhline(100 * results["chance_miou"], color="k", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(shots)), [f"K = {k}" for k in shots])
@@ -183,8 +185,9 @@ def plot_scaling(measured: dict[str, tuple[list[int], list[float]]], extrapolate
     """
     fig = Figure(figsize=(5.5, 3.8))
     ax = fig.subplots()
+    colours = series_colours([*measured, *(extrapolated or {})])
     for name, (tokens, seconds) in measured.items():
-        colour = MIXER_COLOURS.get(name)
+        colour = colours[name]
         ax.plot(tokens, seconds, "o-", color=colour, label=f"{name} (measured)")
         if extrapolated and name in extrapolated:
             t, s = extrapolated[name]

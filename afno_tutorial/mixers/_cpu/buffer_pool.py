@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ...measure import register_cache_release
 from .huge_pages import advise_huge_pages
 
 
@@ -119,6 +120,9 @@ class BufferPool:
 #: The pool of the pocketfft AFNO path (:mod:`afno_tutorial.mixers._cpu.pocketfft`); ``POOL.enabled = False`` turns
 #: pooling off, ``POOL.clear()`` frees what it holds.
 POOL = BufferPool()
+# Peak-memory measurements let the pool's buffers go first, so that memory it holds does not hide what a call needs
+# (afno_tutorial.measure.peak_memory_bytes).
+register_cache_release(POOL.clear)
 
 
 def pooled_tensor(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
