@@ -258,13 +258,28 @@ def test_pretraining_gain_and_conclusions_come_from_the_numbers():
         _summary("gfn", "pretrained", "frozen", 10, 0.30, 0.02), _summary("gfn", "random", "frozen", 10, 0.28, 0.02)]}
     gains = {g["mixer"]: g for g in report.pretraining_gain(frozen)}
     assert gains["afno"]["gain"] == pytest.approx(0.20) and gains["afno"]["spread"] == pytest.approx(0.05)
-    assert gains["afno"]["z"] == pytest.approx(4.0) and gains["gfn"]["z"] == pytest.approx(0.02 / math.hypot(0.02, 0.02))
+    assert gains["afno"]["z"] == pytest.approx(4.0)
+    assert gains["gfn"]["z"] == pytest.approx(0.02 / math.hypot(0.02, 0.02))
     finetune = {"device": "CPU", "summary": [_summary("afno", "pretrained", "finetune", 10, 0.45, 0.01, 80.0),
                                              _summary("gfn", "pretrained", "finetune", 10, 0.35, 0.01, 70.0)]}
     text = " ".join(report.conclusions(frozen, finetune))
     assert "AFNO wins with 40.0 ± 3.0 % mIoU, 4.0x chance (10.0 %)" in text
     assert "gap of 10.0 points" in text and "AFNO +20.0 ± 5.0" in text and "1 of 2 mixers (AFNO)" in text
     assert "AFNO +5.0, GFN +5.0" in text and "AFNO 80 ms" in text
+
+
+def test_replication_compares_two_data_seeds_within_their_spread():
+    def results(seed, afno_pre, afno_rand):
+        return {"settings": {"data_seed": seed}, "summary": [
+            _summary("afno", "pretrained", "frozen", 10, afno_pre, 0.02),
+            _summary("afno", "random", "frozen", 10, afno_rand, 0.02)]}
+
+    lines = report.replication(results(0, 0.40, 0.20), results(1, 0.43, 0.30))
+    assert "AFNO, pretrained: 40.0 ± 2.0 % (data seed 0) vs 43.0 ± 2.0 % (data seed 1): +3.0 points, within" in lines[0]
+    assert "outside two spreads" in lines[1]  # 10 points against two spreads of 5.7
+    assert "+20.0 ± 2.8" in lines[2] and "+13.0 ± 2.8" in lines[2]
+    only_random = report.select(results(0, 0.4, 0.2), init="random")
+    assert [r["init"] for r in only_random["summary"]] == ["random"]
 
 
 # ------------------------------------------------------------------------------------------------ high resolution

@@ -2,8 +2,10 @@
 
 Every texture is a function ``(rng, height, width) -> (H, W) float array``, normalised to mean 0.5 and standard
 deviation :data:`TEXTURE_STD` so that brightness alone never tells two classes apart: what differs is the
-spatial structure, mostly the frequency content. Scales are in pixels (not relative to the image), so a
-1024x1024 image holds the same texture statistics as a 64x64 one, just more of them.
+spatial structure, mostly the frequency content. The *context* textures (:data:`CONTEXT_TEXTURES`) are the
+exception: a carrier of fixed contrast laid out in a coarse arrangement (see the comment above them). Scales are
+in pixels (not relative to the image), so a 1024x1024 image holds the same texture statistics as a 64x64 one, just
+more of them.
 
 The photographs (``brick``, ``grass``, ``gravel``) are CC0 images that ship inside scikit-image; they are
 downscaled so that a 64x64 crop holds many texture elements (a stationary sample) and mirror-tiled for images
@@ -104,9 +106,10 @@ def _power_law(beta: float) -> TextureFn:
 
 
 # ------------------------------------------------------------------------------------------------ context textures
-# One fine carrier (band-pass noise with a 4-pixel period) switched on and off by a coarse pattern 12-24 pixels
-# across. Every class looks the same through a 4x4 window (carrier or flat grey); what names the class is how the
-# carrier is arranged around it, so telling the classes apart takes context beyond a patch.
+# A class is a fine carrier (band-pass noise or an oriented grating, both with a period of about 3 pixels) switched
+# on and off by a coarse arrangement 9-14 pixels across (stripes, spots, checks, holes). Through a 4x4 window a
+# class shows its carrier or flat grey; which arrangement it is shows only around the window, so telling stripes
+# from spots of one carrier takes context beyond a patch.
 
 
 def _rotated(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,8 @@ from .protocol import INITS, MIN_EVAL_IMAGES, MODES, check_settings, run_fewshot
 from .report import format_gain, format_table, save_results
 
 _OPTIONS = {"eval_images": "--eval-images", "data_seed": "--data-seed", "head_steps": "--head-steps",
-            "finetune_steps": "--finetune-steps", "shots": "--shots", "mixers": "--mixer", "checkpoints": "--checkpoints"}
+            "finetune_steps": "--finetune-steps", "shots": "--shots", "mixers": "--mixer",
+            "checkpoints": "--checkpoints"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,7 +110,8 @@ class MaskedAutoencoder(InpaintingModel):
             return self.bank
         return filter_bank((height, width)).to(self.bank.device)
 
-    def predict(self, images: torch.Tensor, patch_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, images: torch.Tensor,
+                patch_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(pixels (B, C, H, W), texture energy (B, h, w, F))`` predicted for every patch (the encoder sees
         :func:`normalise_input` of ``images``; pixels are predicted in the images' own units)."""
         tokens = self.backbone.patch_embed(normalise_input(images))

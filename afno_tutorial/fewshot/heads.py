@@ -102,7 +102,8 @@ def _check_support(model: FewShotSegmenter, images: torch.Tensor, masks: torch.T
         raise ValueError(f"masks: expected int64 (N, H, W) matching images {tuple(images.shape)}, "
                          f"got {masks.dtype} {tuple(masks.shape)}")
     if int(masks.min()) < 0 or int(masks.max()) >= model.num_classes:
-        raise ValueError(f"masks: expected labels in 0..{model.num_classes - 1}, got {int(masks.min())}..{int(masks.max())}")
+        raise ValueError(f"masks: expected labels in 0..{model.num_classes - 1}, "
+                         f"got {int(masks.min())}..{int(masks.max())}")
 
 
 def _views(images: torch.Tensor) -> range | tuple[int, ...]:

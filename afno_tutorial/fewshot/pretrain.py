@@ -6,9 +6,9 @@
 Pretraining with a light decoder (:class:`~afno_tutorial.fewshot.decoder.MaskedAutoencoder`: the texture statistics
 of every patch predicted, alone and averaged over its neighbourhood; with ``--mask-ratio`` > 0 also the pixels of
 hidden patches) on unlabelled procedural images of the ``"context_base"`` classes, trained by
-:func:`afno_tutorial.train.pretrain_inpainting`. See :data:`RECIPE` for why the shipped recipe hides no patch. Training state goes to
-``--state-dir`` and is resumed, so a run cut short (Ctrl-C or ``--max-minutes``) continues where it stopped when
-the same command is run again. Each finished backbone is written as ``<out>/<mixer>.pt`` (float16 weights, config,
+:func:`afno_tutorial.train.pretrain_inpainting`; see :data:`RECIPE` for why the shipped recipe hides no patch.
+Training state goes to ``--state-dir`` and is resumed, so a run cut short (Ctrl-C or ``--max-minutes``) continues
+where it stopped when the same command is run again. Each finished backbone is written as ``<out>/<mixer>.pt`` (float16 weights, config,
 recipe, pretraining curve, time per step, device, versions); the decoder is dropped.
 """
 
@@ -30,11 +30,11 @@ from .decoder import MaskedAutoencoder, evaluate_masked, fold_input_normalisatio
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 # The shipped recipe: same depth, width, patch size, data, decoder and steps for every mixer. At this scale (a
-# 2-core CPU, 1,500 steps) hidden patches do not pay: with mask_ratio 0.75 the features end far below these (the
+# 2-core CPU, 1,000 steps) hidden patches do not pay: with mask_ratio 0.75 the features end far below these (the
 # committed ablation, benchmarks/fewshot/cpu-ablation-mask75). So every patch is visible and the decoder predicts
 # each patch's texture statistics, alone and averaged over its 3x3 and 5x5 neighbourhoods (those need context);
 # the masked scheme stays one option away (--mask-ratio) for longer runs.
-RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 1500, "batch_size": 32, "lr": 2e-3,
+RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 1000, "batch_size": 32, "lr": 2e-3,
           "mask_ratio": 0.0, "n_images": 4000, "split": "context_base", "decoder_dim": 32, "decoder_depth": 1,
           "pixel_weight": 1.0, "texture_weight": 1.0, "pools": (1, 3, 5), "visible_weight": 1.0, "seed": 0}
 
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--force", action="store_true", help="retrain even if <out>/<mixer>.pt exists")
     args = parser.parse_args(argv)
-    overrides = {"steps": args.steps, "n_images": args.images, "img_size": args.size, "dim": args.dim, "depth": args.depth,
-                 "batch_size": args.batch_size, "mask_ratio": args.mask_ratio}
+    overrides = {"steps": args.steps, "n_images": args.images, "img_size": args.size, "dim": args.dim,
+                 "depth": args.depth, "batch_size": args.batch_size, "mask_ratio": args.mask_ratio}
     began = time.perf_counter()
     images = None
     for mixer in args.mixer:

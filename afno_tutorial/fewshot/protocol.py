@@ -66,7 +66,8 @@ def support_set(shots: int, seed: int, size: int = 64, data_seed: int = 0) -> Se
     return make_segmentation_set(shots, size, seed=data_seed, split=SPLIT, start=SUPPORT_START + 1000 * seed)
 
 
-def get_backbone(mixer: str, init: str, seed: int = 0, checkpoints: str | Path | None = None) -> tuple[VisionBackbone, dict]:
+def get_backbone(mixer: str, init: str, seed: int = 0,
+                 checkpoints: str | Path | None = None) -> tuple[VisionBackbone, dict]:
     """``init="pretrained"``: the stored backbone; ``"random"``: the same architecture, initialised from ``seed``,
     with the input standardisation of pretraining folded into its patch embedding as it is in the stored one."""
     if init not in INITS:

@@ -105,7 +105,8 @@ def format_gain(results: dict, mode: str = "frozen") -> str:
     return "\n".join(lines)
 
 
-def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "pretrained", mode: str = "frozen") -> str:
+def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "pretrained",
+            mode: str = "frozen") -> str:
     """One line per K: mixers ``a`` and ``b``, their gap, and whether it exceeds the two spreads added."""
     lines = []
     for k in sorted({r["shots"] for r in results["summary"]}):

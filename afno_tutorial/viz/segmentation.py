@@ -128,9 +128,10 @@ def plot_miou_bars(results: dict) -> Figure:
         x = np.arange(len(shots)) + (j - (len(variants) - 1) / 2) * width
         mean = [100 * rows[k]["miou_mean"] if k in rows else np.nan for k in shots]
         std = [100 * rows[k]["miou_std"] if k in rows else 0 for k in shots]
-        label = mixer + ("" if init == "pretrained" else f" ({init})") + ("" if mode == "head" else f" [{mode}]")
+        plain = mode in ("head", "frozen")
+        label = mixer + ("" if init == "pretrained" else f" ({init})") + ("" if plain else f" [{mode}]")
         ax.bar(x, mean, width, yerr=std, capsize=2, label=label, color=colours[mixer],
-               alpha=1.0 if init == "pretrained" else 0.45, hatch=None if mode == "head" else "//")
+               alpha=1.0 if init == "pretrained" else 0.45, hatch=None if plain else "//")
     ax.axhline(100 * results["chance_miou"], color="k", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(shots)), [f"K = {k}" for k in shots])
     ax.set_ylabel("mIoU (%)")
