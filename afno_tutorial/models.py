@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_float, check_images, check_pair, check_positive_int, check_tokens
+from .masking import masked_mse
 from .mixers import build_mixer
 
 
@@ -210,3 +211,7 @@ class InpaintingModel(nn.Module):
         feats = self.backbone.forward_tokens(tokens)
         patches = self.head(feats).permute(0, 3, 1, 2)  # (B, C*p*p, h, w)
         return F.pixel_shuffle(patches, self.backbone.patch_size)
+
+    def masked_loss(self, images: torch.Tensor, patch_mask: torch.Tensor) -> torch.Tensor:
+        """The pretraining loss: mean squared error on the pixels of the hidden patches (``patch_mask`` True)."""
+        return masked_mse(self(images, patch_mask).float(), images, patch_mask)

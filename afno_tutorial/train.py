@@ -27,7 +27,7 @@ from torch import nn
 from .checks import IGNORE_INDEX, check_float, check_positive_int
 from .config import device as pick_device
 from .loop import check_run_settings, cosine_schedule, fingerprint, load_checkpoint, save_checkpoint, train_loop
-from .masking import masked_mse, random_patch_mask
+from .masking import random_patch_mask
 from .models import InpaintingModel, SegmentationModel, VisionBackbone
 
 __all__ = [  # cosine_schedule, save_checkpoint and load_checkpoint live in .loop; kept importable from here
@@ -107,7 +107,7 @@ def pretrain_inpainting(
         idx = torch.randint(images.shape[0], (batch_size,), generator=gen)
         patch_mask = random_patch_mask(batch_size, grid, mask_ratio, generator=gen).to(dev)
         batch = data[idx.to(dev)]
-        return masked_mse(model(batch, patch_mask).float(), batch, patch_mask)
+        return model.masked_loss(batch, patch_mask)
 
     settings = {"batch_size": batch_size, "seed": seed, "mask_ratio": mask_ratio}
     if checkpoint is not None:

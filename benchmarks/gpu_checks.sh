@@ -2,12 +2,14 @@
 # Every GPU check and measurement of the project in one go, each step under its own time limit, most important
 # first: the scaling benchmark in float32 and bfloat16 and with torch.compile (OUTDIR/cuda_<card>_*), where AFNO's
 # kernel time goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP in one launch against
-# CPU-sized chunks, notebook 05's comparison at 1024x1024 with attention measured, and the few-shot heads on the
-# shipped backbones (OUTDIR/fewshot/cuda). With RETRAIN=1 it then pretrains the four backbones on the GPU and runs
-# the protocol with full fine-tuning too (OUTDIR/fewshot/cuda-retrained/<mixer>; about 6 minutes more on an H200);
-# RETRAIN=only runs just that part.
-# Needs torch with CUDA, numpy, scipy, matplotlib, tqdm and pytest; nothing is installed: the repository root goes
-# on PYTHONPATH. About 6 minutes on one H200 without RETRAIN.
+# CPU-sized chunks, notebook 05's comparison at 1024x1024 with attention measured, and the few-shot protocol on the
+# shipped backbones (OUTDIR/fewshot/cuda). With RETRAIN=1 it then runs the few-shot GPU setting: the four backbones
+# pretrained at a larger scale (width 128, depth 6, 6,000 steps of batch 64 on 8,000 images; the CPU setting is
+# width 64, depth 4), then the protocol on them, frozen and fine-tuned, pretrained and random init
+# (OUTDIR/fewshot/cuda-large/<mixer>), all of it archived in OUTDIR/fewshot_cuda_large.tar.gz with its log (about
+# 10 minutes on an H200); RETRAIN=only runs just that part.
+# Needs torch with CUDA, numpy, scipy, matplotlib, tqdm, scikit-image, scikit-learn and pytest; nothing is installed:
+# the repository root goes on PYTHONPATH. About 6 minutes on one H200 without RETRAIN.
 #
 #   bash benchmarks/gpu_checks.sh [OUTDIR] [PYTHON]      # OUTDIR: gpu-results; `benchmarks` rewrites the committed files
 set -uo pipefail
@@ -78,19 +80,25 @@ print(scale["note"], f"| AFNO backbone at 1024x1024: {scale['afno_seconds']:.4f}
 print(json.dumps(scale["measured"]))
 EOF
 
-step "few-shot heads on the shipped backbones"
-timeout 90 $py -m afno_tutorial.fewshot --device cuda --out "$out/fewshot/cuda"
+step "few-shot protocol on the shipped backbones (frozen features, pretrained and random init)"
+timeout 120 $py -m afno_tutorial.fewshot --device cuda --init pretrained random --out "$out/fewshot/cuda"
 
 fi
 
 if [[ "${RETRAIN:-0}" == 1 || "${RETRAIN:-0}" == only ]]; then
-  step "pretraining the four backbones on the GPU (the shipped recipe)"
-  timeout 300 $py -m afno_tutorial.pretrain --out "$out/checkpoints-cuda" --state-dir /tmp/pretrain-state --device cuda
-  # One mixer at a time, each into its own folder: a run stopped early keeps the mixers it finished.
+  large="$out/fewshot/cuda-large"
+  mkdir -p "$large"
+  # One process makes the pretraining images once for all four mixers; --max-minutes stops it resumably and keeps
+  # every backbone it finished.
+  step "few-shot GPU setting: pretraining the four backbones (width 128, depth 6, 6,000 steps of batch 64)"
+  timeout 480 $py -m afno_tutorial.pretrain --dim 128 --depth 6 --steps 6000 --batch-size 64 --images 8000 \
+    --max-minutes 7 --out "$large/checkpoints" --state-dir /tmp/pretrain-state --device cuda 2>&1 | tee -a "$large/log.txt"
   for mixer in afno gfn attention fno; do
-    step "few-shot protocol on the GPU-pretrained $mixer backbone, head and full fine-tuning"
-    timeout 300 $py -m afno_tutorial.fewshot --device cuda --finetune --mixer "$mixer" \
-      --checkpoints "$out/checkpoints-cuda" --out "$out/fewshot/cuda-retrained/$mixer"
+    [[ -f "$large/checkpoints/$mixer.pt" ]] || continue
+    step "few-shot GPU setting: protocol on the $mixer backbone, frozen and fine-tuned"
+    timeout 100 $py -m afno_tutorial.fewshot --device cuda --mixer "$mixer" --init pretrained random \
+      --mode frozen finetune --checkpoints "$large/checkpoints" --out "$large/$mixer" 2>&1 | tee -a "$large/log.txt"
   done
+  tar czf "$out/fewshot_cuda_large.tar.gz" -C "$out/fewshot" cuda-large
 fi
 step "done"

@@ -8,6 +8,9 @@ import torch
 
 from afno_tutorial.data import (
     BASE_CLASSES,
+    CONTEXT_BASE_CLASSES,
+    CONTEXT_NOVEL_CLASSES,
+    CONTEXT_TEXTURES,
     NOVEL_CLASSES,
     TEXTURES,
     ImageMaskFolder,
@@ -56,7 +59,7 @@ def test_layouts(layout):
     d = sample(0, 40, seed=2, split="all", layout=layout)
     assert d["layout"] == layout
     assert (len(d["shapes"]) > 0) == (layout == "shapes")
-    assert int(d["mask"].max()) < len(BASE_CLASSES) + len(NOVEL_CLASSES)
+    assert int(d["mask"].max()) < len(TEXTURES)
 
 
 def test_sizes_from_32_to_1024():
@@ -87,7 +90,7 @@ def test_base_and_novel_classes_are_disjoint():
     assert set(class_names("all")) == set(TEXTURES)
 
 
-@pytest.mark.parametrize("name", sorted(TEXTURES))
+@pytest.mark.parametrize("name", sorted(set(TEXTURES) - set(CONTEXT_TEXTURES)))
 def test_textures_are_normalised(name):
     t = texture(name, np.random.default_rng(0), 64, 64)
     assert t.shape == (64, 64)
@@ -244,3 +247,35 @@ def test_folder_wrong_length_class_names_is_named(tmp_path):
         ImageMaskFolder(tmp_path, class_names=["background", "cat"])
     with pytest.raises(ValueError, match=r"^class_names: expected 3 names \(num_classes\), got 2"):
         ImageMaskFolder(tmp_path, num_classes=3, class_names=["background", "cat"])
+
+
+def _local_std(t: np.ndarray, k: int = 4) -> np.ndarray:
+    h, w = (t.shape[0] // k) * k, (t.shape[1] // k) * k
+    return t[:h, :w].reshape(h // k, k, w // k, k).std(axis=(1, 3))
+
+
+def test_context_classes_share_the_carrier_and_differ_in_arrangement():
+    """Through a 4x4 window every context class shows the carrier at one contrast, or grey (part of the carrier at
+    an edge of the arrangement); what differs is the fraction of windows that show carrier (the arrangement)."""
+    from afno_tutorial.data.textures import CARRIER_STD
+
+    covered = {}
+    for name in CONTEXT_TEXTURES:
+        t = texture(name, np.random.default_rng(0), 256, 256)
+        local = _local_std(t)
+        on = local > CARRIER_STD / 2
+        covered[name] = on.mean()
+        assert 0.6 * CARRIER_STD < np.median(local[on]) < 1.2 * CARRIER_STD  # the same contrast in every class
+        if (~on).any():  # the other windows are grey or, at an edge of the arrangement, hold part of the carrier
+            assert np.quantile(local[~on], 0.1) < 0.2 * CARRIER_STD and np.median(local[~on]) < 0.4 * CARRIER_STD
+    for carrier in ("noise", "grating"):
+        assert covered[f"{carrier}_spots"] < 0.45 < covered[f"{carrier}_stripes"] < covered[f"{carrier}_holes"]
+    assert set(CONTEXT_BASE_CLASSES).isdisjoint(CONTEXT_NOVEL_CLASSES)
+    assert set(CONTEXT_BASE_CLASSES) | set(CONTEXT_NOVEL_CLASSES) == set(CONTEXT_TEXTURES)
+
+
+def test_pretraining_images_of_the_context_split_are_unlabelled_base_classes():
+    images = make_pretraining_images(3, size=32, seed=0, split="context_base")
+    assert images.shape == (3, 3, 32, 32)
+    assert not torch.equal(images, make_pretraining_images(3, size=32, seed=0))
+    assert make_segmentation_set(2, size=32, split="context_novel").class_names == list(CONTEXT_NOVEL_CLASSES)

@@ -12,6 +12,8 @@ from .cityscapes import Cityscapes, write_synthetic_cityscapes
 from .folder import ImageMaskFolder
 from .procedural import (
     BASE_CLASSES,
+    CONTEXT_BASE_CLASSES,
+    CONTEXT_NOVEL_CLASSES,
     LAYOUTS,
     NOVEL_CLASSES,
     SPLITS,
@@ -22,11 +24,13 @@ from .procedural import (
     sample,
 )
 from .shapes import SHAPES
-from .textures import TEXTURES, texture
+from .textures import CONTEXT_TEXTURES, TEXTURES, texture
 
 __all__ = [
     "BASE_CLASSES",
     "Cityscapes",
+    "CONTEXT_BASE_CLASSES",
+    "CONTEXT_NOVEL_CLASSES",
     "ImageMaskFolder",
     "LAYOUTS",
     "NOVEL_CLASSES",
@@ -35,6 +39,7 @@ __all__ = [
     "SegFormerAugment",
     "SegmentationPairs",
     "SegmentationSet",
+    "CONTEXT_TEXTURES",
     "TEXTURES",
     "class_names",
     "make_pretraining_images",

@@ -15,6 +15,10 @@ Class split (few-shot on classes never seen in pretraining):
 * ``"base"``: :data:`BASE_CLASSES` textures, shapes ellipse/polygon/blobs and digits 0-4. Unlabelled pretraining
   images (:func:`make_pretraining_images`) come from this split.
 * ``"novel"``: :data:`NOVEL_CLASSES` textures, the same geometric shapes and digits 5-9. The few-shot task.
+* ``"context_base"``, ``"context_novel"``: the same split for the *context* textures
+  (:data:`~afno_tutorial.data.textures.CONTEXT_TEXTURES`), which share one fine carrier and differ in how it is
+  arranged 12-24 pixels around: a 4x4 patch cannot tell them apart, its surroundings can. The few-shot
+  benchmark (:mod:`afno_tutorial.fewshot`) uses these.
 * ``"all"``: every texture and shape.
 """
 
@@ -31,10 +35,17 @@ from .textures import TEXTURES
 
 BASE_CLASSES: tuple[str, ...] = ("brick", "grating_coarse", "noise_fine", "pink_noise")
 NOVEL_CLASSES: tuple[str, ...] = ("grass", "gravel", "grating_fine", "noise_coarse")
+# The context family (see afno_tutorial.data.textures): one fine carrier arranged in coarse patterns.
+CONTEXT_BASE_CLASSES: tuple[str, ...] = ("noise_checks", "grating_checks", "noise_holes", "grating_holes")
+CONTEXT_NOVEL_CLASSES: tuple[str, ...] = ("noise_stripes", "grating_stripes", "noise_spots", "grating_spots")
+_BASE_SHAPES = ("ellipse", "polygon", "blobs", "digit_0-4")
+_NOVEL_SHAPES = ("ellipse", "polygon", "blobs", "digit_5-9")
 SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
-    "base": {"classes": BASE_CLASSES, "shapes": ("ellipse", "polygon", "blobs", "digit_0-4")},
-    "novel": {"classes": NOVEL_CLASSES, "shapes": ("ellipse", "polygon", "blobs", "digit_5-9")},
-    "all": {"classes": BASE_CLASSES + NOVEL_CLASSES, "shapes": tuple(SHAPES)},
+    "base": {"classes": BASE_CLASSES, "shapes": _BASE_SHAPES},
+    "novel": {"classes": NOVEL_CLASSES, "shapes": _NOVEL_SHAPES},
+    "context_base": {"classes": CONTEXT_BASE_CLASSES, "shapes": _BASE_SHAPES},
+    "context_novel": {"classes": CONTEXT_NOVEL_CLASSES, "shapes": _NOVEL_SHAPES},
+    "all": {"classes": tuple(TEXTURES), "shapes": tuple(SHAPES)},
 }
 LAYOUTS = ("shapes", "mosaic", "mixed")
 MIN_SIZE, MAX_SIZE = 32, 1024
@@ -215,13 +226,15 @@ def make_segmentation_set(
     )
 
 
-def make_pretraining_images(n: int, size: int = 64, seed: int = 0) -> torch.Tensor:
+def make_pretraining_images(n: int, size: int = 64, seed: int = 0, split: str = "base") -> torch.Tensor:
     """``(n, 3, size, size)`` float32 unlabelled images in [0, 1] for inpainting pretraining.
 
-    Same generator as :func:`make_segmentation_set` on the ``"base"`` split (so the few-shot ``"novel"`` texture
-    classes are never seen in pretraining), from a separate random stream; deterministic from ``seed``.
+    Same generator as :func:`make_segmentation_set` on ``split`` (``"base"``, or ``"context_base"`` for the context
+    family: the few-shot classes of ``"novel"``/``"context_novel"`` are never seen in pretraining), from a separate
+    random stream; deterministic from ``seed``.
     """
     check_positive_int(n, "n")
+    _check_split(split)
     return torch.stack(
-        [sample(i, size, seed, "base", "mixed", stream=_STREAM_PRETRAINING)["image"] for i in range(n)]
+        [sample(i, size, seed, split, "mixed", stream=_STREAM_PRETRAINING)["image"] for i in range(n)]
     )

@@ -2,8 +2,10 @@
 
 Every texture is a function ``(rng, height, width) -> (H, W) float array``, normalised to mean 0.5 and standard
 deviation :data:`TEXTURE_STD` so that brightness alone never tells two classes apart: what differs is the
-spatial structure, mostly the frequency content. Scales are in pixels (not relative to the image), so a
-1024x1024 image holds the same texture statistics as a 64x64 one, just more of them.
+spatial structure, mostly the frequency content. The *context* textures (:data:`CONTEXT_TEXTURES`) are the
+exception: a carrier of fixed contrast laid out in a coarse arrangement (see the comment above them). Scales are
+in pixels (not relative to the image), so a 1024x1024 image holds the same texture statistics as a 64x64 one, just
+more of them.
 
 The photographs (``brick``, ``grass``, ``gravel``) are CC0 images that ship inside scikit-image; they are
 downscaled so that a 64x64 crop holds many texture elements (a stationary sample) and mirror-tiled for images
@@ -103,6 +105,96 @@ def _power_law(beta: float) -> TextureFn:
     return _spectral_noise(amplitude)
 
 
+# ------------------------------------------------------------------------------------------------ context textures
+# A class is a fine carrier (band-pass noise or an oriented grating, both with a period of about 3 pixels) switched
+# on and off by a coarse arrangement 9-14 pixels across (stripes, spots, checks, holes). Through a 4x4 window a
+# class shows its carrier or flat grey (part of each at an edge of the arrangement); which arrangement it is shows
+# only around the window, so telling stripes from spots of one carrier takes context beyond a patch.
+
+
+def _rotated(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(u, v)`` in a frame turned by a random angle, with a random offset."""
+    theta = rng.uniform(0.0, np.pi)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    y, x = y + rng.uniform(0, 1000), x + rng.uniform(0, 1000)
+    return x * np.cos(theta) + y * np.sin(theta), -x * np.sin(theta) + y * np.cos(theta)
+
+
+def _switch(t: np.ndarray, sharpness: float = 3.0) -> np.ndarray:
+    """A smooth step from 0 (``t << 0``) to 1 (``t >> 0``); ``t`` in pixels."""
+    return 0.5 * (1.0 + np.tanh(sharpness * t / 2.0))
+
+
+def _stripes(period: float, duty: float) -> Callable[..., np.ndarray]:
+    def envelope(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        u, _ = _rotated(rng, height, width)
+        p = period * rng.uniform(0.9, 1.1)
+        return _switch(duty * p / 2 - np.abs(np.remainder(u, p) - p / 2))
+
+    return envelope
+
+
+def _checks(period: float) -> Callable[..., np.ndarray]:
+    def envelope(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        u, v = _rotated(rng, height, width)
+        p = period * rng.uniform(0.9, 1.1)
+        return _switch(np.sin(2 * np.pi * u / p) * np.sin(2 * np.pi * v / p) * p / 4)
+
+    return envelope
+
+
+def _spots(spacing: float, radius: float, inverse: bool = False) -> Callable[..., np.ndarray]:
+    """Discs of ``radius`` around points jittered off a square grid of ``spacing`` pixels."""
+
+    def envelope(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        u, v = _rotated(rng, height, width)
+        s = spacing * rng.uniform(0.9, 1.1)
+        cu, cv = np.floor(u / s), np.floor(v / s)
+        jitter = rng.uniform(0.2, 0.8, size=(2, 64, 64))  # per cell, indexed by the cell number modulo 64
+        nearest = np.full(u.shape, np.inf)
+        for du in (-1, 0, 1):
+            for dv in (-1, 0, 1):
+                a, b = cu + du, cv + dv
+                ia, ib = np.mod(a, 64).astype(int), np.mod(b, 64).astype(int)
+                pu, pv = (a + jitter[0, ia, ib]) * s, (b + jitter[1, ia, ib]) * s
+                nearest = np.minimum(nearest, np.hypot(u - pu, v - pv))
+        inside = _switch(radius - nearest)
+        return 1.0 - inside if inverse else inside
+
+    return envelope
+
+
+CARRIER_STD = 0.25
+# The two fine carriers: isotropic band-pass noise and an oriented grating, both with a period of about 3 pixels.
+CARRIERS: dict[str, TextureFn] = {"noise": _band_pass(0.33), "grating": _grating(period=3.0)}
+ARRANGEMENTS: dict[str, Callable[..., np.ndarray]] = {
+    # few-shot arrangements
+    "stripes": _stripes(period=10.0, duty=0.5),
+    "spots": _spots(spacing=9.0, radius=2.5),
+    # pretraining arrangements
+    "checks": _checks(period=12.0),
+    "holes": _spots(spacing=10.0, radius=3.0, inverse=True),
+}
+
+
+def _carried(carrier: TextureFn, envelope: Callable[..., np.ndarray]) -> TextureFn:
+    """``carrier`` (contrast :data:`CARRIER_STD`) where ``envelope`` is 1, flat grey (0.5) where it is 0. The
+    carrier has the same contrast in every class, so the texture's overall standard deviation grows with the area
+    the carrier covers (a cue no single patch can read)."""
+
+    def texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        on = envelope(rng, height, width)
+        return 0.5 + (CARRIER_STD / TEXTURE_STD) * (carrier(rng, height, width) - 0.5) * (0.05 + 0.95 * on)
+
+    return texture
+
+
+CONTEXT_TEXTURES: dict[str, TextureFn] = {
+    f"{c}_{a}": _carried(CARRIERS[c], ARRANGEMENTS[a]) for a in ARRANGEMENTS for c in CARRIERS
+}
+"""Carrier x arrangement: ``"noise_stripes"``, ``"grating_stripes"``, ``"noise_spots"``, ... A patch sees the
+carrier; only the patch's surroundings show the arrangement."""
+
 TEXTURES: dict[str, TextureFn] = {
     "brick": _photo_texture("brick"),
     "grass": _photo_texture("grass"),
@@ -112,6 +204,7 @@ TEXTURES: dict[str, TextureFn] = {
     "noise_coarse": _band_pass(centre=0.05),
     "noise_fine": _band_pass(centre=0.25),
     "pink_noise": _power_law(beta=1.0),
+    **CONTEXT_TEXTURES,
 }
 """All texture classes by name."""
 

@@ -2,7 +2,8 @@
 :mod:`afno_tutorial.fewshot.protocol`, whose docstring is the ``--help``).
 
 The few-shot pipeline's top layer: the only module of it that draws (it imports :mod:`afno_tutorial.viz`), and
-nothing in the package imports it.
+nothing in the package imports it. Every setting is checked before any work; an impossible one stops the command
+with a message naming the option and what it expects.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from ..config import device as pick_device
 from ..mixers import available_mixers
 from ..viz.segmentation import plot_miou_bars
 from . import protocol
-from .protocol import format_table, run_fewshot, save_results
+from .protocol import INITS, MIN_EVAL_IMAGES, MODES, check_settings, run_fewshot
+from .report import format_gain, format_table, save_results
+
+_OPTIONS = {"eval_images": "--eval-images", "data_seed": "--data-seed", "head_steps": "--head-steps",
+            "finetune_steps": "--finetune-steps", "shots": "--shots", "mixers": "--mixer",
+            "checkpoints": "--checkpoints"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,24 +30,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixer", nargs="+", default=available_mixers(), choices=available_mixers(),
                         help="registered mixers (default: all; each needs a backbone in --checkpoints)")
     parser.add_argument("--shots", nargs="+", type=int, default=[1, 5, 10])
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0 .. n-1)")
-    parser.add_argument("--init", nargs="+", default=["pretrained"], choices=["pretrained", "random"])
-    parser.add_argument("--finetune", action="store_true", help="also run full fine-tuning")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--eval-images", type=int, default=100)
-    parser.add_argument("--head-steps", type=int, default=500)
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0 .. n-1); at least 1")
+    parser.add_argument("--init", nargs="+", default=["pretrained"], choices=INITS)
+    parser.add_argument("--mode", nargs="+", default=["frozen"], choices=MODES,
+                        help="frozen: pixel classifier on frozen features; finetune: the backbone trained too")
+    parser.add_argument("--finetune", action="store_true", help="same as adding finetune to --mode")
+    parser.add_argument("--data-seed", type=int, default=0, help="another test set and support sets (same classes)")
+    parser.add_argument("--eval-images", type=int, default=100, help=f"test images, at least {MIN_EVAL_IMAGES}")
+    parser.add_argument("--head-steps", type=int, default=300)
     parser.add_argument("--finetune-steps", type=int, default=300)
+    parser.add_argument("--blocks", nargs="+", type=int, default=None,
+                        help="blocks whose tokens the head reads (0 = patch embedding; default: all)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--checkpoints", type=Path, default=None, help="folder of <mixer>.pt (default: shipped)")
     parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/fewshot/<cpu|cuda>")
     args = parser.parse_args(argv)
-    if args.eval_images < 100:
-        print(f"note: --eval-images {args.eval_images} is below the protocol's 100", file=sys.stderr)
-    dev = pick_device(args.device)
-    results = run_fewshot(args.mixer, args.shots, list(range(args.seeds)), inits=args.init, finetune=args.finetune,
-                          eval_images=args.eval_images, head_steps=args.head_steps,
-                          finetune_steps=args.finetune_steps, device=dev, checkpoints=args.checkpoints)
+    modes = list(dict.fromkeys(args.mode + (["finetune"] if args.finetune else [])))
+    if args.seeds < 1:
+        parser.error(f"--seeds: expected at least 1 seed, got {args.seeds}")
+    try:  # every setting checked before any work
+        check_settings(args.mixer, args.shots, list(range(args.seeds)), args.init, modes,
+                       eval_images=args.eval_images, data_seed=args.data_seed, head_steps=args.head_steps,
+                       finetune_steps=args.finetune_steps, checkpoints=args.checkpoints)
+        dev = pick_device(args.device)
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        name = message.split(":", 1)[0]
+        parser.error(_OPTIONS.get(name, name) + message[len(name):])
+    results = run_fewshot(args.mixer, args.shots, list(range(args.seeds)), inits=args.init, modes=modes,
+                          eval_images=args.eval_images, data_seed=args.data_seed, head_steps=args.head_steps,
+                          finetune_steps=args.finetune_steps, blocks=args.blocks, device=dev,
+                          checkpoints=args.checkpoints)
     results["command"] = "python -m afno_tutorial.fewshot " + " ".join(sys.argv[1:] if argv is None else argv)
     print(format_table(results))
+    if "random" in args.init and "pretrained" in args.init:
+        for mode in modes:
+            print(f"\nPretrained minus random init ({mode}):\n" + format_gain(results, mode))
     out = args.out or Path("benchmarks/fewshot") / dev.type
     paths = save_results(results, out)
     paths.append(out / "fewshot_miou.png")

@@ -1,69 +1,222 @@
 """Few-shot segmentation benchmark: pretrained backbones, K labelled images, mIoU on held-out images.
 
-    python -m afno_tutorial.fewshot                                   # all mixers, K = 1 5 10, 3 seeds, CPU/GPU
-    python -m afno_tutorial.fewshot --mixer afno --shots 5 --device cuda
-    python -m afno_tutorial.fewshot --init pretrained random --finetune
+    python -m afno_tutorial.fewshot                                   # all mixers, K = 1 5 10, 5 seeds, frozen
+    python -m afno_tutorial.fewshot --init pretrained random          # + the control: randomly initialised backbones
+    python -m afno_tutorial.fewshot --mode finetune --shots 10        # full fine-tuning
+    python -m afno_tutorial.fewshot --data-seed 1                     # another test set and other support sets
 
 Protocol (the same for every mixer):
 
-1. Backbone: the shipped inpainting-pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
-   :mod:`afno_tutorial.fewshot.pretrain`), or a randomly initialised one (``--init random``, the control that shows what
-   pretraining adds). Both saw no labels and none of the ``"novel"`` texture classes.
-2. Support set: ``K`` labelled images of the ``"novel"`` classes; seed ``s`` draws its own images (the K = 1 set is
-   inside the K = 5 set, inside the K = 10 set) and initialises the head.
-3. Training: a linear head on the frozen backbone (default), or full fine-tuning (``--finetune``).
-4. Test: per-class IoU and mIoU on ``--eval-images`` (>= 100) held-out images, the same for every run; mean and
-   standard deviation over the seeds.
+1. Backbone: the shipped masked-pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
+   :mod:`afno_tutorial.fewshot.pretrain`), or a randomly initialised one (``--init random``, the control that shows
+   what pretraining adds). Both saw no labels and none of the few-shot classes.
+2. Data: the ``"context_novel"`` classes of :mod:`afno_tutorial.data` (one fine carrier, noise or grating, in
+   stripes or spots: a patch shows the carrier, only its surroundings the arrangement). ``--data-seed`` draws
+   another test set and other support sets from the same generator and classes.
+3. Support set: ``K`` labelled images; seed ``s`` draws its own images (the K = 1 set is inside the K = 5 set,
+   inside the K = 10 set) and initialises the head (and the random backbone).
+4. Training: a small pixel classifier (:class:`~afno_tutorial.fewshot.heads.PixelHead`) on the tokens of every
+   block, upsampled to pixels, with the backbone frozen (``frozen``, the headline) or trained too (``finetune``).
+5. Test: per-class IoU and mIoU on ``--eval-images`` (at least :data:`MIN_EVAL_IMAGES`) held-out images, the same
+   for every run; mean and standard deviation over the seeds.
 
-Writes ``results.json`` (every run, the summary, chance level, settings, versions, device), ``results.csv``
-(the summary) and ``fewshot_miou.png`` to ``--out``.
+Writes ``results.json`` (every run, the summary, chance level, settings, versions, device, command),
+``results.csv`` (the summary) and ``fewshot_miou.png`` to ``--out``.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from .. import measure
+from ..checks import check_positive_int
 from ..config import describe_device, seed_everything, versions
 from ..config import device as pick_device
 from ..data import SegmentationSet, make_segmentation_set
 from ..masking import masked_mse, random_patch_mask
 from ..mixers import available_mixers
-from ..models import InpaintingModel, SegmentationModel, VisionBackbone
+from ..models import InpaintingModel, VisionBackbone
+from ..train import autocast, chance_miou, confusion_matrix, iou_from_confusion
+from .decoder import fold_input_normalisation
+from .heads import FewShotSegmenter, fit_finetune, fit_frozen, predict
+from .pretrain import CHECKPOINT_DIR, load_pretrained
+from .report import summarise
 
-# predict_masks is re-exported: notebook 05 calls fewshot.predict_masks.
-from ..train import autocast, chance_miou, evaluate_segmentation, predict_masks, train_segmentation  # noqa: F401
-from .pretrain import load_pretrained
-
+SPLIT = "context_novel"
+NUM_CLASSES = 4
+MIN_EVAL_IMAGES = 100  # fewer test images make the mIoU of one run too noisy to compare mixers
+INITS = ("pretrained", "random")
+MODES = ("frozen", "finetune")
 TEST_START = 0
 SUPPORT_START = 100_000  # support images of seed s: SUPPORT_START + 1000 s + (0 .. K-1), disjoint from the test set
+MAX_SHOTS = 1000  # so that the support sets of two seeds never overlap
 
 
 def make_task(size: int = 64, eval_images: int = 100, data_seed: int = 0) -> SegmentationSet:
-    """The held-out test set of the ``"novel"`` classes (the same for every mixer, K and seed)."""
-    return make_segmentation_set(eval_images, size, seed=data_seed, split="novel", start=TEST_START)
+    """The held-out test set of the few-shot classes (the same for every mixer, K and seed of one data seed)."""
+    return make_segmentation_set(eval_images, size, seed=data_seed, split=SPLIT, start=TEST_START)
 
 
 def support_set(shots: int, seed: int, size: int = 64, data_seed: int = 0) -> SegmentationSet:
     """The ``shots`` labelled training images of run ``seed`` (nested: the first K of a fixed list per seed)."""
-    return make_segmentation_set(shots, size, seed=data_seed, split="novel", start=SUPPORT_START + 1000 * seed)
+    return make_segmentation_set(shots, size, seed=data_seed, split=SPLIT, start=SUPPORT_START + 1000 * seed)
 
 
-def get_backbone(mixer: str, init: str, seed: int = 0, checkpoints: str | Path | None = None) -> tuple[VisionBackbone, dict]:
-    """``init="pretrained"``: the stored backbone; ``"random"``: the same architecture, freshly initialised."""
+def get_backbone(mixer: str, init: str, seed: int = 0,
+                 checkpoints: str | Path | None = None) -> tuple[VisionBackbone, dict]:
+    """``init="pretrained"``: the stored backbone; ``"random"``: the same architecture, initialised from ``seed``,
+    with the input standardisation of pretraining folded into its patch embedding as it is in the stored one."""
+    if init not in INITS:
+        raise ValueError(f"init: expected 'pretrained' or 'random', got {init!r}")
     backbone, meta = load_pretrained(mixer, checkpoints)
     if init == "pretrained":
         return backbone, meta
-    if init != "random":
-        raise ValueError(f"init: expected 'pretrained' or 'random', got {init!r}")
     torch.manual_seed(seed)
-    return VisionBackbone(**meta["config"]), meta
+    return fold_input_normalisation(VisionBackbone(**meta["config"])).eval(), meta
+
+
+def _ints(values: object, name: str, minimum: int, maximum: int | None = None) -> list[int]:
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}: expected at least one value, got none")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum or (maximum is not None and v > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+            raise ValueError(f"{name}: expected integers {bound}, got {values!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}: expected distinct values, got {values!r}")
+    return values
+
+
+def check_settings(
+    mixers: list[str] | tuple[str, ...],
+    shots: list[int] | tuple[int, ...],
+    seeds: list[int] | tuple[int, ...],
+    inits: list[str] | tuple[str, ...],
+    modes: list[str] | tuple[str, ...],
+    *,
+    eval_images: int,
+    data_seed: int = 0,
+    head_steps: int = 300,
+    finetune_steps: int = 300,
+    checkpoints: str | Path | None = None,
+    min_eval_images: int = MIN_EVAL_IMAGES,
+) -> None:
+    """Refuse impossible or meaningless settings before any work, naming the argument and what it expects."""
+    if not mixers:
+        raise ValueError("mixers: expected at least one mixer, got none")
+    unknown = [m for m in mixers if m not in available_mixers()]
+    if unknown:
+        raise ValueError(f"mixers: expected registered mixers {available_mixers()}, got {unknown!r}")
+    _ints(shots, "shots", 1, MAX_SHOTS)
+    _ints(seeds, "seeds", 0)
+    for name, values, allowed in (("inits", inits, INITS), ("modes", modes, MODES)):
+        if not values or any(v not in allowed for v in values) or len(set(values)) != len(values):
+            raise ValueError(f"{name}: expected distinct values from {list(allowed)}, got {list(values)!r}")
+    if isinstance(eval_images, bool) or not isinstance(eval_images, int) or eval_images < min_eval_images:
+        raise ValueError(f"eval_images: expected at least {min_eval_images} test images (the protocol's minimum), "
+                         f"got {eval_images!r}")
+    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
+        raise ValueError(f"data_seed: expected a non-negative int, got {data_seed!r}")
+    check_positive_int(head_steps, "head_steps")
+    check_positive_int(finetune_steps, "finetune_steps")
+    folder = Path(checkpoints) if checkpoints is not None else CHECKPOINT_DIR
+    missing = [m for m in mixers if not (folder / f"{m}.pt").exists()]
+    if missing:
+        raise ValueError(f"checkpoints: no backbone for {missing} in {folder}; produce them with "
+                         f"`python -m afno_tutorial.pretrain --mixer {' '.join(missing)} --out {folder}`")
+
+
+def evaluate(model: FewShotSegmenter, test: SegmentationSet) -> dict:
+    """``{"miou", "per_class_iou", "pixel_accuracy"}`` of ``model`` on ``test``."""
+    conf = confusion_matrix(predict(model, test.images), test.masks, test.num_classes)
+    iou = iou_from_confusion(conf)
+    return {"miou": float(torch.nanmean(iou)), "per_class_iou": iou.tolist(),
+            "pixel_accuracy": float(conf.diag().sum() / conf.sum().clamp_min(1))}
+
+
+def run_fewshot(
+    mixers: list[str] | tuple[str, ...] | None = None,
+    shots: list[int] | tuple[int, ...] = (1, 5, 10),
+    seeds: list[int] | tuple[int, ...] = (0, 1, 2, 3, 4),
+    *,
+    inits: list[str] | tuple[str, ...] = ("pretrained",),
+    modes: list[str] | tuple[str, ...] = ("frozen",),
+    size: int = 64,
+    eval_images: int = 100,
+    data_seed: int = 0,
+    head_steps: int = 300,
+    finetune_steps: int = 300,
+    blocks: tuple[int, ...] | None = None,
+    device: str | torch.device | None = None,
+    checkpoints: str | Path | None = None,
+    progress: bool = True,
+    keep_models: bool = False,
+    min_eval_images: int = MIN_EVAL_IMAGES,
+) -> dict:
+    """Run the protocol above; returns ``{"rows", "summary", "chance_miou", "class_names", "settings", ...}``.
+
+    ``rows``: one dict per (mixer, init, mode, K, seed) with ``miou``, ``per_class_iou``, ``fit_seconds`` (training
+    time, frozen features included) and ``step_ms`` (per optimiser step). ``summary``: per (mixer, init, mode, K),
+    see :func:`~afno_tutorial.fewshot.report.summarise`. With ``keep_models`` the trained model of seed
+    ``seeds[0]`` is kept per (mixer, init, mode, K) under ``"models"``, and the test set under ``"test"``.
+    ``min_eval_images`` lowers the protocol's minimum (tests and the notebook's fast setting only).
+    """
+    from tqdm.auto import tqdm
+
+    mixers = available_mixers() if mixers is None else list(mixers)
+    shots, seeds, inits, modes = list(shots), list(seeds), list(inits), list(modes)
+    check_settings(mixers, shots, seeds, inits, modes, eval_images=eval_images, data_seed=data_seed,
+                   head_steps=head_steps, finetune_steps=finetune_steps, checkpoints=checkpoints,
+                   min_eval_images=min_eval_images)
+    dev = pick_device(device)
+    test = make_task(size, eval_images, data_seed)
+    rows, models, backbones = [], {}, {}
+    runs = [(m, i, mode, k, s) for m in mixers for i in inits for mode in modes for k in shots for s in seeds]
+    bar = tqdm(runs, desc="few-shot runs", disable=not progress)
+    started = time.perf_counter()
+    for mixer, init, mode, k, seed in bar:
+        bar.set_postfix(mixer=mixer, init=init, mode=mode, K=k, seed=seed)
+        backbone, meta = get_backbone(mixer, init, seed, checkpoints)
+        backbones.setdefault(mixer, {key: meta.get(key) for key in ("config", "recipe", "seconds_per_step",
+                                                                     "device", "created")})
+        seed_everything(seed)
+        model = FewShotSegmenter(backbone, test.num_classes, blocks).to(dev)
+        support = support_set(k, seed, size, data_seed)
+        began = time.perf_counter()
+        if mode == "frozen":
+            losses = fit_frozen(model, support.images, support.masks, steps=head_steps, seed=seed, device=dev)
+        else:
+            losses = fit_finetune(model, support.images, support.masks, steps=finetune_steps, seed=seed, device=dev)
+        fit_seconds = time.perf_counter() - began
+        rows.append({"mixer": mixer, "init": init, "mode": mode, "shots": k, "seed": seed,
+                     **evaluate(model, test), "final_loss": losses[-1], "fit_seconds": fit_seconds,
+                     "step_ms": 1e3 * fit_seconds / len(losses),
+                     "parameters": sum(p.numel() for p in backbone.parameters())})
+        if keep_models and seed == seeds[0]:
+            models[(mixer, init, mode, k)] = model.cpu()
+    out = {
+        "rows": rows,
+        "summary": summarise(rows),
+        "chance_miou": chance_miou(test.masks, test.num_classes),
+        "class_names": test.class_names,
+        "settings": {"mixers": mixers, "shots": shots, "seeds": seeds, "inits": inits, "modes": modes,
+                     "size": size, "eval_images": eval_images, "data_seed": data_seed, "split": SPLIT,
+                     "head_steps": head_steps, "finetune_steps": finetune_steps,
+                     "blocks": list(model.blocks) if blocks is None else list(blocks)},
+        "backbones": backbones,
+        "device": describe_device(dev),
+        "seconds": time.perf_counter() - started,
+        "versions": versions(),
+    }
+    if keep_models:
+        out["models"] = models
+        out["test"] = test
+    return out
 
 
 def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str | torch.device | None = None,
@@ -87,158 +240,6 @@ def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str 
         opt.step()
 
     return measure.time_step(step, dev, repeats=repeats, warmup=1, warmup_seconds=0.0)[0]
-
-
-def run_fewshot(
-    mixers: list[str] | tuple[str, ...] | None = None,
-    shots: list[int] | tuple[int, ...] = (1, 5, 10),
-    seeds: list[int] | tuple[int, ...] = (0, 1, 2),
-    *,
-    inits: list[str] | tuple[str, ...] = ("pretrained",),
-    finetune: bool = False,
-    size: int = 64,
-    eval_images: int = 100,
-    head_steps: int = 500,
-    finetune_steps: int = 300,
-    device: str | torch.device | None = None,
-    checkpoints: str | Path | None = None,
-    progress: bool = True,
-    keep_models: bool = False,
-    timing_batch: int | None = 32,
-) -> dict:
-    """Run the protocol above; returns ``{"rows", "summary", "chance_miou", "class_names", "settings", ...}``.
-
-    ``mixers``: registry names (default: every registered mixer; each needs a pretrained backbone in
-    ``checkpoints``, also for ``init="random"``, which takes its architecture from there).
-
-    ``rows``: one dict per (mixer, init, mode, K, seed) with ``miou`` and ``per_class_iou``. ``summary``: one per
-    (mixer, init, mode, K) with ``miou_mean``, ``miou_std`` (over seeds), ``parameters``, ``train_step_ms``
-    (measured here, one inpainting step at batch ``timing_batch`` on ``device``; ``None`` skips it). With
-    ``keep_models`` the trained
-    :class:`SegmentationModel` of seed ``seeds[0]`` is kept per (mixer, init, mode, K) under ``"models"``.
-    """
-    from tqdm.auto import tqdm
-
-    if eval_images < 1:
-        raise ValueError(f"eval_images: expected a positive int, got {eval_images}")
-    mixers = available_mixers() if mixers is None else mixers
-    dev = pick_device(device)
-    test = make_task(size, eval_images)
-    modes = ["head"] + (["finetune"] if finetune else [])
-    rows, models, timings = [], {}, {}
-    runs = [(m, i, mode, k, s) for m in mixers for i in inits for mode in modes for k in shots for s in seeds]
-    bar = tqdm(runs, desc="few-shot runs", disable=not progress)
-    started = time.perf_counter()
-    for mixer, init, mode, k, seed in bar:
-        bar.set_postfix(mixer=mixer, init=init, mode=mode, K=k, seed=seed)
-        seed_everything(seed)
-        backbone, meta = get_backbone(mixer, init, seed, checkpoints)
-        if mixer not in timings:
-            timings[mixer] = {"parameters": sum(p.numel() for p in backbone.parameters())}
-            if timing_batch is not None:
-                timings[mixer]["train_step_ms"] = 1e3 * time_train_step(backbone, timing_batch, device=dev)
-        support = support_set(k, seed, size)
-        model = SegmentationModel(backbone, test.num_classes)
-        train_segmentation(
-            model, support.images, support.masks, steps=head_steps if mode == "head" else finetune_steps,
-            batch_size=16 if mode == "head" else min(8, k), freeze_backbone=mode == "head",
-            lr=1e-2, seed=seed, device=dev, progress=False,
-        )
-        result = evaluate_segmentation(model, test.images, test.masks)
-        rows.append({"mixer": mixer, "init": init, "mode": mode, "shots": k, "seed": seed, **result})
-        if keep_models and seed == seeds[0]:
-            models[(mixer, init, mode, k)] = model.cpu()
-    summary = summarise(rows, timings)
-    out = {
-        "rows": rows,
-        "summary": summary,
-        "chance_miou": chance_miou(test.masks, test.num_classes),
-        "class_names": test.class_names,
-        "settings": {"mixers": list(mixers), "shots": list(shots), "seeds": list(seeds), "inits": list(inits),
-                     "modes": modes, "size": size, "eval_images": eval_images, "head_steps": head_steps,
-                     "finetune_steps": finetune_steps, "timing_batch": timing_batch},
-        "device": describe_device(dev),
-        "seconds": time.perf_counter() - started,
-        "versions": versions(),
-    }
-    if keep_models:
-        out["models"] = models
-        out["test"] = test
-    return out
-
-
-def summarise(rows: list[dict], timings: dict | None = None) -> list[dict]:
-    """Mean and standard deviation (over seeds, ``ddof=1``; 0 for one seed) of mIoU per (mixer, init, mode, K)."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["mixer"], row["init"], row["mode"], row["shots"]), []).append(row)
-    summary = []
-    for (mixer, init, mode, k), group in groups.items():
-        values = torch.tensor([r["miou"] for r in group], dtype=torch.float64)
-        per_class = torch.tensor([r["per_class_iou"] for r in group], dtype=torch.float64).nanmean(0)
-        summary.append({
-            "mixer": mixer, "init": init, "mode": mode, "shots": k, "seeds": len(group),
-            "miou_mean": float(values.mean()), "miou_std": float(values.std()) if len(group) > 1 else 0.0,
-            "per_class_iou_mean": per_class.tolist(),
-            **((timings or {}).get(mixer, {})),
-        })
-    return summary
-
-
-def format_table(results: dict) -> str:
-    """The summary as a Markdown table (mIoU mean ± std over seeds, %)."""
-    batch = results["settings"].get("timing_batch")
-    step = f"train step (ms, batch {batch})" if batch is not None else "train step (ms)"
-    lines = [f"| mixer | init | training | K | mIoU (%) | params | {step} |",
-             "|---|---|---|---|---|---|---|"]
-    for r in results["summary"]:
-        lines.append(
-            f"| {r['mixer']} | {r['init']} | {r['mode']} | {r['shots']} | {100 * r['miou_mean']:.1f} ± "
-            f"{100 * r['miou_std']:.1f} | {r.get('parameters', 0):,} | "
-            + (f"{r['train_step_ms']:.0f} |" if "train_step_ms" in r else "not measured |")
-        )
-    lines.append(f"\nChance level (label-blind guess): {100 * results['chance_miou']:.1f} % mIoU; "
-                 f"{results['settings']['eval_images']} test images; device: {results['device']}.")
-    return "\n".join(lines)
-
-
-def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "pretrained", mode: str = "head") -> str:
-    """One line per K comparing mixers ``a`` and ``b``: the mIoU gap and whether it exceeds the seeds' spread.
-
-    "Clear" means the means differ by more than the sum of the two standard deviations; anything less is
-    reported as no clear difference (three seeds cannot resolve it).
-    """
-    lines = []
-    rows = {(r["mixer"], r["shots"]): r for r in results["summary"] if r["init"] == init and r["mode"] == mode}
-    for k in sorted({key[1] for key in rows}):
-        if (a, k) not in rows or (b, k) not in rows:
-            continue
-        ra, rb = rows[(a, k)], rows[(b, k)]
-        gap = 100 * (ra["miou_mean"] - rb["miou_mean"])
-        spread = 100 * (ra["miou_std"] + rb["miou_std"])
-        best = max((r for r in rows.values() if r["shots"] == k), key=lambda r: r["miou_mean"])
-        verdict = (f"{a if gap > 0 else b} is clearly ahead" if abs(gap) > spread and results["settings"]["seeds"][1:]
-                   else "no clear difference (within the spread over seeds)")
-        lines.append(f"K = {k}: {a} {100 * ra['miou_mean']:.1f} % vs {b} {100 * rb['miou_mean']:.1f} % mIoU "
-                     f"(gap {gap:+.1f} points, spread {spread:.1f}): {verdict}; best mixer: {best['mixer']} "
-                     f"({100 * best['miou_mean']:.1f} %); chance level {100 * results['chance_miou']:.1f} %.")
-    return "\n".join(lines)
-
-
-def save_results(results: dict, out: str | Path) -> list[Path]:
-    """Write ``results.json`` and ``results.csv`` to ``out``; returns the paths (the command line adds the figure,
-    ``fewshot_miou.png``: :func:`afno_tutorial.viz.segmentation.plot_miou_bars`)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    plain = {k: v for k, v in results.items() if k not in ("models", "test")}
-    paths = [out / "results.json", out / "results.csv"]
-    paths[0].write_text(json.dumps(plain, indent=1, default=float) + "\n")
-    with paths[1].open("w", newline="") as f:
-        fields = ["mixer", "init", "mode", "shots", "seeds", "miou_mean", "miou_std", "parameters", "train_step_ms"]
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(results["summary"])
-    return paths
 
 
 # ----------------------------------------------------------------------------------------------- high resolution
@@ -307,7 +308,7 @@ def attention_matrix_bytes(tokens: int, heads: int = 8, depth: int = 1, bytes_pe
 
 
 @torch.no_grad()
-def segment_large(model: SegmentationModel, image: torch.Tensor, device: str | torch.device | None = None) -> torch.Tensor:
+def segment_large(model: FewShotSegmenter, image: torch.Tensor, device: str | torch.device | None = None) -> torch.Tensor:
     """``image (C, H, W) -> (H, W)`` predicted classes for one (large) image, in one forward pass."""
     dev = pick_device(device)
     model = model.to(dev).eval()

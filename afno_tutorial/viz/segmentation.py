@@ -55,8 +55,41 @@ def plot_samples(images: torch.Tensor, masks: torch.Tensor | None, class_names: 
     return fig
 
 
-def plot_pretraining_curves(curves: dict[str, dict], smooth: int = 25) -> Figure:
-    """Inpainting loss against step per mixer; ``curves[mixer] = {"step": [...], "loss": [...]}``.
+def plot_through_a_patch(textures: dict[str, np.ndarray], patch: int = 4, crops: int = 4, context: int = 24,
+                         seed: int = 0) -> Figure:
+    """What a patch sees and what its surroundings show: per texture ``(H, W)`` in [0, 1], the texture, then
+    ``crops`` random ``patch x patch`` windows and the same windows with ``context`` pixels around them.
+
+    Pixel values are grey levels from 0 (black) to 1 (white), the same scale in every panel.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(textures)
+    fig = Figure(figsize=(1.3 * (1 + 2 * crops) + 0.8, 1.35 * len(names) + 0.5))
+    axes = fig.subplots(len(names), 1 + 2 * crops, squeeze=False)
+    for r, name in enumerate(names):
+        tex = np.asarray(textures[name])
+        h, w = tex.shape
+        axes[r, 0].imshow(tex, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axes[r, 0].set_ylabel(name, fontsize=8)
+        for c in range(crops):
+            top, left = int(rng.integers(context, h - context - patch)), int(rng.integers(context, w - context - patch))
+            axes[r, 1 + c].imshow(tex[top : top + patch, left : left + patch], cmap="gray", vmin=0, vmax=1,
+                                  interpolation="nearest")
+            around = tex[top - context : top + patch + context, left - context : left + patch + context]
+            image = axes[r, 1 + crops + c].imshow(around, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_title("texture", fontsize=8)
+    axes[0, 1].set_title(f"{patch}x{patch} patches", fontsize=8, loc="left")
+    axes[0, 1 + crops].set_title(f"the same, with {context} px around", fontsize=8, loc="left")
+    fig.colorbar(image, ax=axes, fraction=0.02, label="grey level (0-1)")
+    return fig
+
+
+def plot_pretraining_curves(curves: dict[str, dict], smooth: int = 25, ylabel: str = "masked-pixel MSE",
+                            title: str = "Inpainting pretraining") -> Figure:
+    """Pretraining loss against step per mixer; ``curves[mixer] = {"step": [...], "loss": [...]}``.
 
     A running mean over ``smooth`` steps is drawn over the raw (faint) curve.
     """
@@ -74,8 +107,8 @@ def plot_pretraining_curves(curves: dict[str, dict], smooth: int = 25) -> Figure
             ax.plot(h["step"], loss, color=colour, label=mixer)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("masked-pixel MSE")
-    ax.set_title("Inpainting pretraining")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     return fig
@@ -95,9 +128,10 @@ def plot_miou_bars(results: dict) -> Figure:
         x = np.arange(len(shots)) + (j - (len(variants) - 1) / 2) * width
         mean = [100 * rows[k]["miou_mean"] if k in rows else np.nan for k in shots]
         std = [100 * rows[k]["miou_std"] if k in rows else 0 for k in shots]
-        label = mixer + ("" if init == "pretrained" else f" ({init})") + ("" if mode == "head" else f" [{mode}]")
+        plain = mode in ("head", "frozen")
+        label = mixer + ("" if init == "pretrained" else f" ({init})") + ("" if plain else f" [{mode}]")
         ax.bar(x, mean, width, yerr=std, capsize=2, label=label, color=colours[mixer],
-               alpha=1.0 if init == "pretrained" else 0.45, hatch=None if mode == "head" else "//")
+               alpha=1.0 if init == "pretrained" else 0.45, hatch=None if plain else "//")
     ax.axhline(100 * results["chance_miou"], color="k", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(shots)), [f"K = {k}" for k in shots])
     ax.set_ylabel("mIoU (%)")
