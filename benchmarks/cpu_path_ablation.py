@@ -20,12 +20,20 @@ above 1 where the piece helps) with its quartiles:
   (``omp_pause_resource_all``), against not (the library's behaviour).
 
     python benchmarks/cpu_path_ablation.py --out benchmarks/cpu_2threads_ablation.json
+
+A check that everything runs, in a few seconds (the numbers mean nothing at this size and with one cycle):
+
+    python benchmarks/cpu_path_ablation.py --shapes 1,128,128,256 --cycles 1 --warmup 0
+
+Time: every comparison warms up for ``--warmup`` seconds (at least two calls of each setting), then times
+``--cycles`` calls of each: with the default shapes, about 5 minutes at 15 cycles and 7 at 21 on a 2-core CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import json
 import sys
 from pathlib import Path
@@ -92,8 +100,10 @@ def _in_place(mixer: AFNO2d, on: bool) -> None:
     pocketfft._block_rows = _BLOCK_ROWS if on else (lambda view, blocks: None)
 
 
+@functools.cache
 def _omp_pause() -> Callable[[], None] | None:
-    """``omp_pause_resource_all(omp_pause_soft)`` of the OpenMP runtime in this process, or ``None``."""
+    """``omp_pause_resource_all(omp_pause_soft)`` of the OpenMP runtime in this process, or ``None`` (looked up once:
+    the switch runs inside every timed call)."""
     if "OpenMP" not in torch.__config__.parallel_info():
         return None
     try:
@@ -134,26 +144,35 @@ PIECES = [
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shapes", default=";".join(",".join(map(str, s)) for s in SHAPES), help="B,H,W,C;...")
-    p.add_argument("--cycles", type=int, default=15)
+    p.add_argument("--cycles", type=int, default=15, help="timed calls of each setting per comparison")
+    p.add_argument("--warmup", type=float, default=1.0, help="least seconds of untimed calls per comparison")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pieces", nargs="*", default=None, help="names (prefixes) of the pieces to measure")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = p.parse_args(argv)
+    if args.cycles < 1 or not args.warmup >= 0:
+        p.error(f"--cycles: expected >= 1, --warmup: expected >= 0 seconds; got {args.cycles} and {args.warmup}")
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
     pieces = [piece for piece in PIECES if not args.pieces or any(piece.name.startswith(n) for n in args.pieces)]
     print(f"device: {describe_device(cpu)}; {args.cycles} cycles per comparison")
+    shapes = [tuple(int(v) for v in text.split(",")) for text in args.shapes.split(";")]
+    for shape in shapes:  # before anything is timed
+        mixer, x = AFNO2d(shape[-1], num_blocks=8), torch.empty(shape)
+        with torch.no_grad():
+            paths = {cpu_path(mixer, x)}
+        paths.add(cpu_path(mixer, x))  # with a graph
+        if paths != {"pocketfft"}:
+            p.error(f"--shapes: the fast path does not run at {shape} both with and without a graph (too small)")
     rows = []
-    for text in args.shapes.split(";"):
-        shape = tuple(int(v) for v in text.split(","))
+    for shape in shapes:
+        text = ",".join(map(str, shape))
         torch.manual_seed(0)
         mixer, x = AFNO2d(shape[-1], num_blocks=8), torch.randn(shape)
-        with torch.no_grad():
-            assert cpu_path(mixer, x) == "pocketfft", f"{text}: the fast path does not run at this size"
         for piece in pieces:
             steps = {f"{text} {mode}": make_step(mixer, x, mode) for mode in piece.modes}
             for row in compare_switch(lambda on, piece=piece: piece.switch(mixer, on), steps, cpu,
-                                      cycles=args.cycles):
+                                      cycles=args.cycles, warmup_seconds=args.warmup):
                 row.update(piece=piece.name, shape=list(shape), mode=row["case"].split()[-1])
                 rows.append(row)
                 print(f"{piece.name} | {row['case']} | off {1e3 * row['off_s']:.1f} ms, on {1e3 * row['on_s']:.1f} "
