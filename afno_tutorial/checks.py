@@ -18,14 +18,6 @@ def check_positive_int(value: object, name: str) -> int:
     return value
 
 
-def check_nonnegative_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a non-negative float, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name}: expected a non-negative float, got {value}")
-    return float(value)
-
-
 def check_pair(value: object, name: str) -> tuple[int, int]:
     """A pair of positive ints, or one int meaning a square."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -96,22 +88,3 @@ def check_float(
     ):
         raise ValueError(f"{name}: expected {expected}, got {value}")
     return value
-
-
-def check_positive_float(value: object, name: str) -> float:
-    """A finite number above 0 (an int will do)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a positive finite number, got {type(value).__name__}")
-    if not (0 < value < float("inf")):
-        raise ValueError(f"{name}: expected a positive finite number, got {value}")
-    return float(value)
-
-
-def check_finite_nonnegative_float(value: object, name: str) -> float:
-    """A finite float ``>= 0`` (NaN and infinity refused: a NaN compares false with everything and would pass as
-    any value)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a non-negative, finite float, got {type(value).__name__}")
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name}: expected a non-negative, finite float, got {value}")
-    return float(value)

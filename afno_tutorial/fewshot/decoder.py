@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_nonnegative_float, check_positive_int
+from ..checks import check_float, check_positive_int
 from ..masking import masked_mse
 from ..models import Block, InpaintingModel, VisionBackbone
 from .targets import filter_bank, standardise, texture_energy
@@ -87,9 +87,9 @@ class MaskedAutoencoder(InpaintingModel):
         if not pools or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0 for k in pools):
             raise ValueError(f"pools: expected odd neighbourhood sizes >= 1 (in patches), got {pools!r}")
         self.pools = tuple(pools)
-        self.visible_weight = check_nonnegative_float(visible_weight, "visible_weight")
-        self.pixel_weight = check_nonnegative_float(pixel_weight, "pixel_weight")
-        self.texture_weight = check_nonnegative_float(texture_weight, "texture_weight")
+        self.visible_weight = check_float(visible_weight, "visible_weight", low=0.0)
+        self.pixel_weight = check_float(pixel_weight, "pixel_weight", low=0.0)
+        self.texture_weight = check_float(texture_weight, "texture_weight", low=0.0)
         if self.pixel_weight == 0 and self.texture_weight == 0:
             raise ValueError("pixel_weight, texture_weight: expected at least one positive weight, got both 0")
         width = decoder_dim if decoder_depth else backbone.dim

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import spectral
-from ..checks import check_finite_nonnegative_float, check_positive_int, check_tokens
+from ..checks import check_float, check_positive_int, check_tokens
 from ._cpu import afno_cpu, cpu_path, release_cpu_buffers  # noqa: F401 (re-exported: afno_tutorial.release_cpu_buffers)
 
 PATHS = ("auto", "plain", "pocketfft")
@@ -107,7 +107,7 @@ class AFNO2d(nn.Module):
         self.num_blocks = num_blocks
         self.block_size = dim // num_blocks
         self.hidden_size_factor = hidden_size_factor
-        self.sparsity_threshold = check_finite_nonnegative_float(sparsity_threshold, "sparsity_threshold")
+        self.sparsity_threshold = check_float(sparsity_threshold, "sparsity_threshold", low=0.0)
         self.hard_thresholding_fraction = spectral.check_fraction(hard_thresholding_fraction)
         self.fft_norm = spectral.check_norm(fft_norm)
         self.modes = spectral.check_modes(modes)
