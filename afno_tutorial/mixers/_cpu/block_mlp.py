@@ -1,14 +1,13 @@
 """AFNO's block-diagonal complex MLP as real matrix products on interleaved (real, imaginary) bins.
 
-The fast CPU paths of :class:`~afno_tutorial.mixers.afno.AFNO2d` (:mod:`.afno_pocketfft`, :mod:`.afno_tiled`) hold
-the kept bins of one channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin ``i``, columns ``(re c0, im c0,
-re c1, ...)``: that is :func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex
-``b_in x b_out`` weight then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise
-ReLU and soft-shrink act on that view directly, and both layers are plain (fused-bias) matrix products. This module
-runs the MLP on such matrices and gives its hand-written backward pass: on one block's bins (``forward_``,
-``backward_``; the tiled path), or on block-major ``(k, n, 2b)`` chunks of every block (``forward_blocks`` one
-block at a time, ``backward_blocks`` in products batched over the blocks; the pocketfft path), which can also keep
-the activations the backward needs.
+The fast CPU path of :class:`~afno_tutorial.mixers.afno.AFNO2d` (:mod:`.pocketfft`) holds the kept bins of one
+channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin ``i``, columns ``(re c0, im c0, re c1, ...)``: that is
+:func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex ``b_in x b_out`` weight
+then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise ReLU and soft-shrink
+act on that view directly, and both layers are plain (fused-bias) matrix products. This module runs the MLP on
+block-major ``(k, n, 2b)`` chunks of every block (``forward_blocks``, one block at a time) and gives its
+hand-written backward pass (``backward_blocks``, products batched over the blocks); the forward can also keep the
+activations the backward needs.
 """
 
 from __future__ import annotations
@@ -208,12 +207,12 @@ class BlockMLP:
         return torch.baddbmm(bias.unsqueeze(1), h, weight, out=out)
 
     def new_grads(self) -> dict[str, torch.Tensor]:
-        """Zeroed accumulators for :meth:`backward_`, one per real-matrix parameter."""
+        """Zeroed accumulators for :meth:`backward_blocks`, one per real-matrix parameter."""
         names = ("w1", "b1", "w2", "b2")
         return {name: torch.zeros_like(getattr(self, name)) for name in names if getattr(self, name) is not None}
 
     def param_grads(self, acc: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
-        """``acc`` of :meth:`backward_` as gradients of ``params``, each in its parameter's layout and dtype."""
+        """``acc`` of :meth:`backward_blocks` as gradients of ``params``, each in its parameter's layout and dtype."""
         grads = (
             complex_weight_grad(acc["w1"], self.block, self.hidden),
             _split_bias_grad(acc.get("b1")),

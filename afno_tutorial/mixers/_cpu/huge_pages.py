@@ -5,7 +5,8 @@ A fresh 64 MiB tensor from the C allocator is fresh memory from the kernel: its 
 :mod:`afno_tutorial.bench` takes about ten times longer than with the heap kept; ``benchmarks/README.md``). Where
 the kernel's transparent huge pages are in ``madvise`` mode (the default of many distributions), asking for them
 on the tensor's range before the first write turns those faults into 32 faults of 2 MiB each. Huge pages also
-cut TLB misses for writes scattered over the whole tensor, as the tiled AFNO's channel-block writes are.
+cut TLB misses for accesses scattered over the whole tensor, as the transforms over ``H`` make (rows ``W C``
+numbers apart).
 
 PyTorch can do this for every large allocation (environment variable ``THP_MEM_ALLOC_ENABLE=1``); this module
 does it for the tensors a caller chooses, without changing the process's allocator. It is advice: where it does
