@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Every GPU check and measurement of the project in one go, each step under its own time limit, most important
-# first: the scaling benchmark in float32 and bfloat16 and with torch.compile (OUTDIR/cuda_<card>_*), where AFNO's
-# kernel time goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP on all bins at once
-# (the readable path) against the CPU fast path's cache-sized chunks, the readable path against the FFT round trip
-# at 65,536 and 262,144 tokens in float32 and under bf16 autocast, paired
-# (OUTDIR/cuda_<card>_readable_vs_roundtrip.json), notebook 05's comparison at 1024x1024 with attention measured,
-# and the few-shot protocol on the shipped backbones (OUTDIR/fewshot/cuda). With RETRAIN=1 it then runs the few-shot
-# GPU setting: the four backbones pretrained at a larger scale (width 128, depth 6, 6,000 steps of batch 64 on 8,000 images; the CPU setting is
-# width 64, depth 4), then the protocol on them, frozen and fine-tuned, pretrained and random init
-# (OUTDIR/fewshot/cuda-large/<mixer>), all of it archived in OUTDIR/fewshot_cuda_large.tar.gz with its log (about
-# 10 minutes on an H200); RETRAIN=only runs just that part.
+# Every GPU check and measurement of the project in one go, each step under its own time limit, most important first:
+# the scaling benchmark in float32 and bfloat16 and with torch.compile (OUTDIR/cuda_<card>_*), where AFNO's kernel time
+# goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP on all bins at once (the readable path)
+# against the CPU fast path's cache-sized chunks, the readable path against the FFT round trip at 65,536 and 262,144
+# tokens in float32 and under bf16 autocast, paired (OUTDIR/cuda_<card>_readable_vs_roundtrip.json), notebook 05's
+# comparison at 1024x1024 with attention measured, and the few-shot protocol on the shipped backbones
+# (OUTDIR/fewshot/cuda). With RETRAIN=1 it then runs the few-shot GPU setting: the four backbones pretrained at a larger
+# scale (width 128, depth 6, 6,000 steps of batch 64 on 8,000 images; the CPU setting is width 64, depth 4), then the
+# protocol on them, frozen and fine-tuned, pretrained and random init (OUTDIR/fewshot/cuda-large/<mixer>), all of it
+# archived in OUTDIR/fewshot_cuda_large.tar.gz with its log (about 10 minutes on an H200); RETRAIN=only runs just that
+# part.
 # Needs torch with CUDA, numpy, scipy, matplotlib, tqdm, scikit-image, scikit-learn and pytest; nothing is installed:
 # the repository root goes on PYTHONPATH. About 6 minutes on one H200 without RETRAIN.
 #
