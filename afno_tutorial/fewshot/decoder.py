@@ -114,14 +114,7 @@ class MaskedAutoencoder(InpaintingModel):
                 patch_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(pixels (B, C, H, W), texture energy (B, h, w, F))`` predicted for every patch (the encoder sees
         :func:`normalise_input` of ``images``; pixels are predicted in the images' own units)."""
-        tokens = self.backbone.patch_embed(normalise_input(images))
-        if patch_mask is not None:
-            if patch_mask.shape != tokens.shape[:3] or patch_mask.dtype != torch.bool:
-                raise ValueError(
-                    f"patch_mask: expected a bool tensor of shape {tuple(tokens.shape[:3])}, "
-                    f"got {patch_mask.dtype} {tuple(patch_mask.shape)}"
-                )
-            tokens = torch.where(patch_mask[..., None], self.mask_token.to(tokens.dtype), tokens)
+        tokens = self.hide_patches(self.backbone.patch_embed(normalise_input(images)), patch_mask)
         x = self.decoder_embed(self.backbone.forward_tokens(tokens))
         for block in self.decoder_blocks:
             x = block(x)
