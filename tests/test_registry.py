@@ -102,6 +102,11 @@ def test_toy_gets_its_own_colour(toy) -> None:
             for name in ("afno", toy.NAME) for t in (16, 64)]  # fmt: skip
     lines = {line.get_label().split(":")[0]: line.get_color() for line in plot_scaling(rows).axes[0].get_lines()}
     assert lines == {"afno": colours["afno"], toy.NAME: colours[toy.NAME]}
+    # SegFormer's figures colour a configuration by the mixer it is named after, a registered toy included
+    from afno_tutorial.viz.segformer import mixer_colour as segformer_colour
+
+    assert segformer_colour(f"{toy.NAME}, stage 1") == colours[toy.NAME]
+    assert segformer_colour("AFNO, all stages") == colours["afno"] and segformer_colour("other") == "tab:gray"
     with pytest.raises(ValueError, match="name: expected a registered mixer"):
         mixer_colour("roundtrip")
 
