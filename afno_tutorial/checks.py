@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -88,3 +90,18 @@ def check_float(
     ):
         raise ValueError(f"{name}: expected {expected}, got {value}")
     return value
+
+
+def check_writable_folder(folder: str | Path, name: str) -> Path:
+    """``folder`` as a :class:`~pathlib.Path`, created if missing, once a file could be written in it (command lines
+    call this before any work, so a long run never ends unable to save). The ``ValueError`` names ``name`` and
+    carries the ``OSError`` as its cause."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{name}: expected a folder that can be written, cannot write to {folder} "
+                         f"({error.strerror or error})") from error
+    return folder

@@ -150,3 +150,13 @@ def test_check_float_bounds_and_types():
     for value in (True, "1", None, 1j):
         with pytest.raises(TypeError, match=r"^a: expected a finite float"):
             check_float(value, "a")
+
+
+def test_check_writable_folder_creates_the_folder_or_names_the_argument(tmp_path):
+    from afno_tutorial.checks import check_writable_folder
+
+    assert check_writable_folder(tmp_path / "a" / "b", "--out") == tmp_path / "a" / "b" and (tmp_path / "a").is_dir()
+    expected = r"^--out: expected a folder that can be written, cannot write to /proc/x"
+    with pytest.raises(ValueError, match=expected) as info:
+        check_writable_folder("/proc/x", "--out")
+    assert isinstance(info.value.__cause__, OSError)
