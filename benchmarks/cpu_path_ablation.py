@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -44,7 +43,8 @@ import torch
 from afno_tutorial import AFNO2d
 from afno_tutorial.bench import make_step
 from afno_tutorial.bench.paired import compare_switch
-from afno_tutorial.config import describe_device, versions
+from afno_tutorial.bench.results import save_script_results
+from afno_tutorial.config import describe_device
 from afno_tutorial.mixers._cpu import buffer_pool, cpu_path, pocketfft, scipy_fft
 
 SHAPES = ((1, 256, 256, 256), (1, 90, 180, 768), (8, 56, 56, 384))
@@ -180,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
             piece.switch(mixer, piece.default)  # the library's behaviour again
     if args.out:
-        command = "python benchmarks/cpu_path_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
-        args.out.write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        save_script_results(args.out, "cpu_path_ablation.py", argv, rows)
     return 0
 
 
