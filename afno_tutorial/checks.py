@@ -20,18 +20,20 @@ def check_positive_int(value: object, name: str) -> int:
     return value
 
 
-def check_pair(value: object, name: str) -> tuple[int, int]:
-    """A pair of positive ints, or one int meaning a square."""
-    if isinstance(value, int) and not isinstance(value, bool):
+def check_pair(value: object, name: str, *, square: bool = True, axes: str = "(h, w)",
+               what: str = "sizes") -> tuple[int, int]:
+    """A pair of positive ints ``axes`` (``what`` they count, for the message), or with ``square`` one int meaning
+    both."""
+    if square and isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
     if (
         not isinstance(value, (tuple, list))
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
-        raise TypeError(f"{name}: expected an int or a pair of ints (h, w), got {value!r}")
+        raise TypeError(f"{name}: expected {'an int or ' if square else ''}a pair of ints {axes}, got {value!r}")
     if min(value) < 1:
-        raise ValueError(f"{name}: expected positive sizes, got {tuple(value)}")
+        raise ValueError(f"{name}: expected positive {what}, got {tuple(value)}")
     return int(value[0]), int(value[1])
 
 
