@@ -60,8 +60,9 @@ class AFNO2d(nn.Module):
             ``irfft2`` as the reference code does (what CPU ``irfft2`` does is the same projection).
         path: ``"plain"``: :meth:`forward`'s computation, on every device. ``"auto"`` (default): on a CPU, inputs
             larger than the thresholds of :mod:`afno_tutorial.mixers._cpu` (12 MiB, or 8 MiB when no gradient
-            is recorded, on grids of at least 48x48 tokens) take the fast CPU path, the rest the plain one. ``"pocketfft"``: the fast CPU path for
-            every CPU input. Both give the same outputs and gradients (tested).
+            is recorded, on grids of at least 48x48 tokens) take the fast CPU path, the rest the plain one.
+            ``"pocketfft"``: the fast CPU path for every CPU input. Both give the same outputs and gradients
+            (tested).
         keep_activations: on the fast CPU path, when a graph is recorded, keep the MLP's input bins, hidden
             activations and soft-shrink mask until the backward (default; about 2.3x the input's size) instead
             of recomputing them there from the input (``False``). The same outputs and gradients either way.
