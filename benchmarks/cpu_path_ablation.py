@@ -9,13 +9,10 @@ above 1 where the piece helps) with its quartiles:
 - ``fast path``: the whole fast path (SciPy's transforms over the channels-last tokens and the hand-written
   backward) against the readable path (``path="plain"``);
 - ``buffer pool``: the pool of large buffers reused from call to call, against fresh buffers every call;
-- ``huge pages``: asking the kernel for 2 MiB pages for the pooled buffers (each setting with a pool of its own);
 - ``private SciPy binding``: pocketfft's ``r2c``/``c2r`` writing into pooled buffers, against ``scipy.fft``'s public
   ``rfft``/``irfft`` (which allocate their results);
 - ``kept activations``: ``keep_activations=True`` against recomputing the spectrum and the MLP's activations in
   the backward (forward+backward only);
-- ``MLP in place``: without a graph and at fraction 1, the MLP reading the spectrum's bins where they are, against
-  gathering them into a buffer as with a graph (forward only);
 - ``OpenMP release`` (not in the library): pausing PyTorch's OpenMP workers before every SciPy transform
   (``omp_pause_resource_all``), against not (the library's behaviour).
 
@@ -45,7 +42,7 @@ from afno_tutorial.bench import make_step
 from afno_tutorial.bench.paired import compare_switch
 from afno_tutorial.bench.results import save_script_results
 from afno_tutorial.config import describe_device
-from afno_tutorial.mixers._cpu import buffer_pool, cpu_path, pocketfft, scipy_fft
+from afno_tutorial.mixers._cpu import buffer_pool, cpu_path, scipy_fft
 
 SHAPES = ((1, 256, 256, 256), (1, 90, 180, 768), (8, 56, 56, 384))
 
@@ -67,21 +64,6 @@ def _pool(mixer: AFNO2d, on: bool) -> None:
     buffer_pool.POOL.enabled = on
 
 
-_POOLS: dict[bool, list] = {True: [], False: []}
-_ADVISE = buffer_pool.advise_huge_pages
-
-
-def _huge_pages(mixer: AFNO2d, on: bool) -> None:
-    # Each setting keeps a pool of its own: buffers are advised when created, so one shared pool would serve the
-    # "off" calls with buffers made "on".
-    pool = buffer_pool.POOL
-    current = pool.__dict__.setdefault("_ablation_huge_pages", True)
-    if current != on:
-        _POOLS[current], pool._buffers = pool._buffers, _POOLS[on]
-        pool._ablation_huge_pages = on
-    buffer_pool.advise_huge_pages = _ADVISE if on else (lambda tensor: False)
-
-
 _BINDING = scipy_fft._pypocketfft
 
 
@@ -91,13 +73,6 @@ def _private_binding(mixer: AFNO2d, on: bool) -> None:
 
 def _keep(mixer: AFNO2d, on: bool) -> None:
     mixer.keep_activations = on
-
-
-_BLOCK_ROWS = pocketfft._block_rows
-
-
-def _in_place(mixer: AFNO2d, on: bool) -> None:
-    pocketfft._block_rows = _BLOCK_ROWS if on else (lambda view, blocks: None)
 
 
 @functools.cache
@@ -133,10 +108,8 @@ def _openmp_release(mixer: AFNO2d, on: bool) -> None:
 PIECES = [
     Piece("fast path (SciPy transforms, hand-written backward)", _path),
     Piece("buffer pool", _pool),
-    Piece("huge pages", _huge_pages),
     Piece("private SciPy binding (r2c/c2r into pooled buffers)", _private_binding),
     Piece("kept activations", _keep, modes=("backward",)),
-    Piece("MLP in place on the spectrum", _in_place, modes=("forward",)),
     Piece("OpenMP release (not in the library)", _openmp_release, default=False),
 ]
 

@@ -47,7 +47,7 @@ timeout 60 $py benchmarks/gpu_profile.py --out "$out/cuda_${card}_afno_profile.j
 
 step "CUDA tests"
 timeout 60 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_config.py \
-  tests/test_bench.py::test_cuda_benchmark_path tests/test_huge_pages.py::test_no_advice_for_cuda_tensors
+  tests/test_bench.py::test_cuda_benchmark_path
 
 step "spectral MLP at 256x256, C=256, in the CPU path's chunks and all at once; the readable path against the FFT
 round trip (float32, bf16 autocast); notebook 05 at 1024x1024"

@@ -107,7 +107,7 @@ class BlockMLP:
         return buffer[:numel].view(shape)
 
     def forward_blocks(self, z: torch.Tensor, out: torch.Tensor, hidden: torch.Tensor | None = None,
-                       mask: torch.Tensor | None = None, add: bool = False) -> None:
+                       mask: torch.Tensor | None = None) -> None:
         """The MLP of every block on block-major bins ``z`` into ``out``.
 
         One block at a time: a block's temporaries (``n x 2h``) stay in a core's cache between its two products,
@@ -116,17 +116,12 @@ class BlockMLP:
         Args:
             z: ``(k, n, 2b)`` interleaved input bins, block-major, each block's ``(n, 2b)`` matrix with unit
                 column stride (rows may be strided); ``out`` may be ``z``.
-            out: ``(k, n, 2b)``, receives the MLP's output (contiguous unless ``add``).
+            out: ``(k, n, 2b)`` contiguous, receives the MLP's output.
             hidden: ``(k, n, 2h)`` contiguous or ``None``: receives ``ReLU(z W1 + b1)`` for
                 :meth:`backward_blocks` (two-layer MLP only).
             mask: ``(k, n, 2b)`` bool or ``None``: receives where the soft-shrink passes its input (``|a| >
                 lambda``), for :meth:`backward_blocks` (only with a soft-shrink).
-            add: add the output onto ``out`` instead of writing it: with ``out`` the same strided view of a
-                spectrum as ``z``, the MLP runs on the bins where they are and adds its output back, with no
-                copy of the bins in or out.
         """
-        if add and mask is not None:
-            raise ValueError("mask: not available with add=True (the shrink's output is added, not kept)")
         n = z.shape[1]
         pre = self._work("pre", (n, 2 * self.block))
         scratch = self._work("hidden", (n, 2 * self.hidden)) if self.layers == 2 and hidden is None else None
@@ -137,11 +132,7 @@ class BlockMLP:
                 a = self.linear(h, j, 2, out=pre)
             else:
                 a = self.linear(z[j], j, 1, out=pre)
-            if add:
-                if self.threshold > 0:
-                    a = self._softshrink(a, pre)
-                out[j].add_(a)
-            elif self.threshold > 0:
+            if self.threshold > 0:
                 self._softshrink(a, out[j])
                 if mask is not None:
                     # S(a) != 0 exactly where |a| > lambda. A float-to-bool cast says where a value is nonzero
