@@ -266,6 +266,16 @@ def test_pretraining_gain_and_conclusions_come_from_the_numbers():
     assert "AFNO wins with 40.0 ± 3.0 % mIoU, 4.0x chance (10.0 %)" in text
     assert "gap of 10.0 points" in text and "AFNO +20.0 ± 5.0" in text and "1 of 2 mixers (AFNO)" in text
     assert "AFNO +5.0, GFN +5.0" in text and "AFNO 80 ms" in text
+    finetune["summary"] += [_summary("afno", "random", "finetune", 10, 0.30, 0.01),
+                            _summary("gfn", "random", "finetune", 10, 0.35, 0.01)]
+    fresh = {"settings": {"data_seed": 1}, "summary": [
+        _summary("afno", "pretrained", "frozen", 10, 0.45, 0.03), _summary("afno", "random", "frozen", 10, 0.21, 0.04),
+        _summary("gfn", "pretrained", "frozen", 10, 0.20, 0.02), _summary("gfn", "random", "frozen", 10, 0.28, 0.02)]}
+    text = " ".join(report.conclusions(frozen, finetune, fresh=fresh))
+    assert "Once the backbone is fine-tuned, pretraining buys" in text and "AFNO +15.0 ± 1.4, GFN +0.0 ± 1.4" in text
+    # gfn pretrained moves 10 points against two spreads of 5.7: 3 of 4 means hold; the gain holds for AFNO only
+    assert "(1: other test images and support sets), 3 of 4 K = 10 means" in text
+    assert "more than two spreads for 1 of 2 mixers (AFNO)." in text.split("fresh data seed")[1]
 
 
 def test_replication_compares_two_data_seeds_within_their_spread():

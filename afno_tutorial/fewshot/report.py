@@ -121,9 +121,18 @@ def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "p
     return "\n".join(lines)
 
 
-def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> list[str]:
+def _gain_sentence(gains: dict[str, dict], what: str) -> str:
+    helped = [m for m, g in gains.items() if g["z"] > 2]
+    parts = ", ".join(f"{_name(m)} {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f}" for m, g in gains.items())
+    return (f"{what} (pretrained minus random init, points of mIoU, ± the spread of the difference): {parts}; more "
+            f"than two spreads for {len(helped)} of {len(gains)} mixers"
+            + (f" ({', '.join(_name(m) for m in helped)})." if helped else "."))
+
+
+def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10, fresh: dict | None = None) -> list[str]:
     """The lesson in sentences, each carrying the number it rests on, computed from ``frozen`` (and ``finetune``)
-    results: which mixer wins and by how much, what pretraining buys, what fine-tuning buys and at what cost."""
+    results: which mixer wins and by how much, what pretraining buys, what fine-tuning buys and at what cost; with
+    ``fresh`` (the frozen protocol on another data seed) whether the K-shot numbers hold there."""
     chance = frozen["chance_miou"]
     rows = [r for r in frozen["summary"] if (r["init"], r["mode"], r["shots"]) == ("pretrained", "frozen", shots)]
     if not rows:
@@ -140,14 +149,11 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> 
                    f"added ({100 * spread:.1f}).")
     afno, attn = lookup(frozen, "afno", shots=shots), lookup(frozen, "attention", shots=shots)
     if afno is not None and attn is not None and "afno" not in (best["mixer"], second and second["mixer"]):
-        out.append(f"AFNO reaches {100 * afno['miou_mean']:.1f} %, self-attention {100 * attn['miou_mean']:.1f} %.")
+        out.append(f"AFNO reaches {100 * afno['miou_mean']:.1f} % ({afno['miou_mean'] / chance:.1f}x chance), "
+                   f"self-attention {100 * attn['miou_mean']:.1f} % ({attn['miou_mean'] / chance:.1f}x).")
     gains = {g["mixer"]: g for g in pretraining_gain(frozen) if g["shots"] == shots}
     if gains:
-        helped = [m for m, g in gains.items() if g["z"] > 2]
-        parts = ", ".join(f"{_name(m)} {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f}" for m, g in gains.items())
-        out.append(f"Pretraining buys (pretrained minus random init, points of mIoU, ± the spread of the difference): "
-                   f"{parts}; more than two spreads for {len(helped)} of {len(gains)} mixers"
-                   + (f" ({', '.join(_name(m) for m in helped)})." if helped else "."))
+        out.append(_gain_sentence(gains, "Pretraining buys"))
     if finetune is not None:
         parts, costs = [], []
         for r in sorted(rows, key=lambda r: r["mixer"]):
@@ -160,6 +166,22 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> 
             out.append(f"Fine-tuning the whole backbone on the same K = {shots} images changes mIoU by "
                        f"{', '.join(parts)} points over frozen features, at a cost per training step of "
                        f"{', '.join(costs)} (fine-tuning vs the frozen head, {finetune['device']}).")
+        ft_gains = {g["mixer"]: g for g in pretraining_gain(finetune, "finetune") if g["shots"] == shots}
+        if ft_gains:
+            out.append(_gain_sentence(ft_gains, "Once the backbone is fine-tuned, pretraining buys"))
+    if fresh is not None:
+        pairs = [(r, lookup(fresh, r["mixer"], r["init"], "frozen", shots)) for r in frozen["summary"]
+                 if (r["mode"], r["shots"]) == ("frozen", shots)]
+        pairs = [(a, b) for a, b in pairs if b is not None]
+        held = sum(abs(b["miou_mean"] - a["miou_mean"]) <= 2 * math.hypot(a["miou_std"], b["miou_std"])
+                   for a, b in pairs)
+        fresh_gains = [g for g in pretraining_gain(fresh) if g["shots"] == shots]
+        helped = [_name(g["mixer"]) for g in fresh_gains if g["z"] > 2]
+        if pairs:
+            out.append(f"On a fresh data seed ({fresh['settings']['data_seed']}: other test images and support sets), "
+                       f"{held} of {len(pairs)} K = {shots} means (mixer and init) lie within two spreads of these, "
+                       f"and pretraining buys more than two spreads for {len(helped)} of {len(fresh_gains)} mixers"
+                       + (f" ({', '.join(helped)})." if helped else "."))
     return out
 
 
