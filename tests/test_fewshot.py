@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from afno_tutorial import VisionBackbone, fewshot
+from afno_tutorial.data import sample
 from afno_tutorial.fewshot import report
 from afno_tutorial.fewshot.cli import main as fewshot_main
 from afno_tutorial.fewshot.decoder import MaskedAutoencoder
@@ -18,6 +19,7 @@ from afno_tutorial.fewshot.pretrain import load_pretrained, pretrain_backbone
 from afno_tutorial.fewshot.pretrain import main as pretrain_main
 from afno_tutorial.fewshot.targets import filter_bank, texture_energy
 from afno_tutorial.masking import random_patch_mask
+from afno_tutorial.train import chance_miou, miou
 
 TINY = dict(dim=16, depth=1, img_size=32, steps=3, n_images=8, batch_size=4, decoder_dim=8)
 
@@ -314,6 +316,20 @@ def test_segment_large_and_forward_timer(checkpoints):
         hook.remove()
     # warmed up before the timed runs, and no autograd graph recorded in any of them
     assert len(grad_modes) >= 3 and not any(grad_modes)
+
+
+def test_segment_large_set_pools_the_confusion_over_images(checkpoints):
+    backbone, _ = load_pretrained("afno", checkpoints)
+    model = FewShotSegmenter(backbone, 4)
+    demo = fewshot.segment_large_set(model, count=3, size=64, seed=5, device="cpu", progress=False)
+    items = [sample(i, 64, seed=5, split="context_novel") for i in range(3)]
+    masks = torch.stack([item["mask"] for item in items])
+    preds = torch.stack([fewshot.segment_large(model, item["image"], "cpu") for item in items])
+    assert torch.equal(demo["masks"].long(), masks) and torch.equal(demo["predictions"].long(), preds)
+    assert demo["miou"] == pytest.approx(miou(preds, masks, 4))  # pooled, not the mean of the per-image values
+    assert demo["per_image"] == pytest.approx([miou(p, m, 4) for p, m in zip(preds, masks)])
+    assert demo["chance"] == pytest.approx(chance_miou(masks, 4))
+    assert sorted(demo["per_image"])[1] == demo["per_image"][demo["median"]]
 
 
 def test_attention_at_scale_estimates_on_cpu(checkpoints):
