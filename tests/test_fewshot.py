@@ -246,6 +246,32 @@ def test_cli_writes_results(checkpoints, tmp_path, capsys):
     assert saved["settings"]["data_seed"] == 1 and saved["settings"]["eval_images"] == 100
 
 
+def test_cli_merges_runs_split_by_mixer_into_the_result_of_one_run(checkpoints, tmp_path, capsys):
+    common = ["--shots", "1", "--seeds", "2", "--init", "pretrained", "random", "--head-steps", "2", "--device",
+              "cpu", "--checkpoints", str(checkpoints)]
+    for mixers, out in ((["afno", "gfn"], "both"), (["afno"], "a"), (["gfn"], "g")):
+        fewshot_main(["--mixer", *mixers, *common, "--out", str(tmp_path / out)])
+    fewshot_main(["--merge", str(tmp_path / "a"), str(tmp_path / "g"), "--out", str(tmp_path / "merged")])
+    assert "Pretrained minus random" in capsys.readouterr().out
+    both, merged = (report.load_results(tmp_path / name) for name in ("both", "merged"))
+    assert merged["settings"] == both["settings"] and merged["chance_miou"] == both["chance_miou"]
+    assert [r["miou"] for r in merged["rows"]] == [r["miou"] for r in both["rows"]]
+    untimed = [[{k: v for k, v in r.items() if k not in ("fit_seconds", "step_ms")} for r in res["summary"]]
+               for res in (merged, both)]
+    assert untimed[0] == untimed[1]
+    assert merged["command"].count("--mixer") == 2 and "--merge" in merged["merged_by"]
+    assert (tmp_path / "merged" / "fewshot_miou.png").exists()
+    with pytest.raises(ValueError, match="more than one part"):
+        report.merge_results([merged, report.load_results(tmp_path / "a")])
+    other = report.load_results(tmp_path / "g")
+    other["settings"]["head_steps"] = 3
+    with pytest.raises(ValueError, match="setting head_steps"):
+        report.merge_results([report.load_results(tmp_path / "a"), other])
+    with pytest.raises(SystemExit) as exc:
+        fewshot_main(["--merge", str(tmp_path / "a")])
+    assert exc.value.code == 2 and "--out" in capsys.readouterr().err
+
+
 # -------------------------------------------------------------------------------------------------------- report
 
 

@@ -4,6 +4,7 @@
     python -m afno_tutorial.fewshot --init pretrained random          # + the control: randomly initialised backbones
     python -m afno_tutorial.fewshot --mode finetune --shots 10        # full fine-tuning
     python -m afno_tutorial.fewshot --data-seed 1                     # another test set and other support sets
+    python -m afno_tutorial.fewshot --merge runs/a runs/b --out both  # runs split across processes, in one result
 
 Protocol (the same for every mixer):
 

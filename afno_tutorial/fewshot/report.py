@@ -212,6 +212,41 @@ def replication(first: dict, second: dict, shots: int = 10, mode: str = "frozen"
     return lines
 
 
+def merge_results(parts: list[dict]) -> dict:
+    """One result from runs of the same protocol split across processes (by mixer, init, mode, K or seed).
+
+    Rows are concatenated and the summary recomputed; the lists of mixers, shots, seeds, inits and modes are united
+    (in order of appearance), the ``backbones`` too, ``seconds`` summed; ``command`` joins the parts' commands with
+    `` && ``. Refused with a clear error: no parts, a run present twice, or parts that differ in anything else
+    (test set, chance level, classes, steps, blocks, device).
+    """
+    if not parts:
+        raise ValueError("parts: expected at least one result to merge, got none")
+    lists = ("mixers", "shots", "seeds", "inits", "modes")
+    first = parts[0]
+    for i, part in enumerate(parts[1:], start=1):
+        for key in ("chance_miou", "class_names", "device"):
+            if part[key] != first[key]:
+                raise ValueError(f"parts: part {i} differs from part 0 in {key}: {part[key]!r} vs {first[key]!r}")
+        for key, value in part["settings"].items():
+            if key not in lists and value != first["settings"].get(key):
+                raise ValueError(f"parts: part {i} differs from part 0 in setting {key}: {value!r} vs "
+                                 f"{first['settings'].get(key)!r}")
+    rows = [row for part in parts for row in part["rows"]]
+    keys = [(r["mixer"], r["init"], r["mode"], r["shots"], r["seed"]) for r in rows]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"parts: runs present in more than one part: {twice}")
+    settings = dict(first["settings"])
+    for key in lists:
+        settings[key] = list(dict.fromkeys(v for part in parts for v in part["settings"][key]))
+    return {**{k: v for k, v in first.items() if k not in ("models", "test")}, "rows": rows,
+            "summary": summarise(rows), "settings": settings,
+            "backbones": {k: v for part in parts for k, v in part.get("backbones", {}).items()},
+            "seconds": sum(part.get("seconds", 0.0) for part in parts),
+            "command": " && ".join(part.get("command", "?") for part in parts)}
+
+
 def save_results(results: dict, out: str | Path) -> list[Path]:
     """Write ``results.json`` and ``results.csv`` to ``out``; returns the paths (the command line adds the figure,
     ``fewshot_miou.png``: :func:`afno_tutorial.viz.segmentation.plot_miou_bars`)."""
