@@ -226,6 +226,7 @@ def test_impossible_settings_are_refused(checkpoints, change, message):
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "0"], "--seeds: expected at least 1"), (["--eval-images", "20"], "--eval-images: expected at least"),
     (["--shots", "0", "5"], "shots"), (["--data-seed", "-2"], "--data-seed"),
+    (["--first-seed", "-1"], "--first-seed: expected a non-negative"),
 ])
 def test_cli_refuses_before_any_work(checkpoints, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
@@ -251,6 +252,7 @@ def test_cli_merges_runs_split_by_mixer_into_the_result_of_one_run(checkpoints, 
               "cpu", "--checkpoints", str(checkpoints)]
     for mixers, out in ((["afno", "gfn"], "both"), (["afno"], "a"), (["gfn"], "g")):
         fewshot_main(["--mixer", *mixers, *common, "--out", str(tmp_path / out)])
+    fewshot_main(["--mixer", "gfn", *common, "--seeds", "1", "--first-seed", "2", "--out", str(tmp_path / "g2")])
     fewshot_main(["--merge", str(tmp_path / "a"), str(tmp_path / "g"), "--out", str(tmp_path / "merged")])
     assert "Pretrained minus random" in capsys.readouterr().out
     both, merged = (report.load_results(tmp_path / name) for name in ("both", "merged"))
@@ -267,6 +269,8 @@ def test_cli_merges_runs_split_by_mixer_into_the_result_of_one_run(checkpoints, 
     other["settings"]["head_steps"] = 3
     with pytest.raises(ValueError, match="setting head_steps"):
         report.merge_results([report.load_results(tmp_path / "a"), other])
+    more = report.merge_results([report.load_results(tmp_path / name) for name in ("g", "g2")])
+    assert more["settings"]["seeds"] == [0, 1, 2] and report.lookup(more, "gfn", shots=1)["seeds"] == 3
     with pytest.raises(SystemExit) as exc:
         fewshot_main(["--merge", str(tmp_path / "a")])
     assert exc.value.code == 2 and "--out" in capsys.readouterr().err

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="registered mixers (default: all; each needs a backbone in --checkpoints)")
     parser.add_argument("--shots", nargs="+", type=int, default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0 .. n-1); at least 1")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first .. first + n - 1 instead (more seeds for an earlier run, see --merge)")
     parser.add_argument("--init", nargs="+", default=["pretrained"], choices=INITS)
     parser.add_argument("--mode", nargs="+", default=["frozen"], choices=MODES,
                         help="frozen: pixel classifier on frozen features; finetune: the backbone trained too")
@@ -53,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     modes = list(dict.fromkeys(args.mode + (["finetune"] if args.finetune else [])))
     if args.seeds < 1:
         parser.error(f"--seeds: expected at least 1 seed, got {args.seeds}")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed: expected a non-negative int, got {args.first_seed}")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     try:  # every setting checked before any work
-        check_settings(args.mixer, args.shots, list(range(args.seeds)), args.init, modes,
+        check_settings(args.mixer, args.shots, seeds, args.init, modes,
                        eval_images=args.eval_images, data_seed=args.data_seed, head_steps=args.head_steps,
                        finetune_steps=args.finetune_steps, checkpoints=args.checkpoints)
         dev = pick_device(args.device)
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc)
         name = message.split(":", 1)[0]
         parser.error(_OPTIONS.get(name, name) + message[len(name):])
-    results = run_fewshot(args.mixer, args.shots, list(range(args.seeds)), inits=args.init, modes=modes,
+    results = run_fewshot(args.mixer, args.shots, seeds, inits=args.init, modes=modes,
                           eval_images=args.eval_images, data_seed=args.data_seed, head_steps=args.head_steps,
                           finetune_steps=args.finetune_steps, blocks=args.blocks, device=dev,
                           checkpoints=args.checkpoints)
