@@ -298,6 +298,9 @@ def test_pretraining_gain_and_conclusions_come_from_the_numbers():
     assert "AFNO wins with 40.0 ± 3.0 % mIoU, 4.0x chance (10.0 %)" in text
     assert "gap of 10.0 points" in text and "AFNO +20.0 ± 5.0" in text and "1 of 2 mixers (AFNO)" in text
     assert "AFNO +5.0, GFN +5.0" in text and "AFNO 80 ms" in text
+    frozen["summary"].append(_summary("attention", "pretrained", "frozen", 10, 0.35, 0.01))
+    text = " ".join(report.conclusions(frozen))
+    assert "AFNO 40.0 % (4.0x chance) against self-attention 35.0 % (3.5x), a gap of +5.0 points, more than" in text
     finetune["summary"] += [_summary("afno", "random", "finetune", 10, 0.30, 0.01),
                             _summary("gfn", "random", "finetune", 10, 0.35, 0.01)]
     fresh = {"settings": {"data_seed": 1}, "summary": [
