@@ -50,8 +50,8 @@ if "google.colab" in sys.modules:
 #
 # Three settings, chosen automatically. The **default** one loads the small pretrained backbones shipped with the
 # package and the committed results of the full protocol (`benchmarks/fewshot/`, made by the commands printed
-# with each table), and reruns on this machine only what is cheap: the seed-0 heads of every mixer, their masks and
-# the 1024×1024 demo. The **fast** one (`AFNO_TUTORIAL_FAST=1`, what CI runs) runs everything live on tiny sizes
+# with each table), and reruns on this machine only what is cheap: the seed-0 heads of every mixer, their masks,
+# the timings and the 1024×1024 demo of section 4. The **fast** one (`AFNO_TUTORIAL_FAST=1`, what CI runs) runs everything live on tiny sizes
 # (its numbers mean nothing). `RETRAIN = True` pretrains the backbones and reruns the whole protocol (best on a GPU;
 # on a CPU, the seconds per pretraining step are in the table of section 2 and the protocol's minutes are printed
 # with its results).
@@ -211,9 +211,10 @@ viz.plot_miou_bars(report.select(frozen, shots=K))
 #
 # The second table: the same pixel classifier, but the backbone is trained too (at a tenth of the head's learning
 # rate), on randomly flipped and rotated batches of 8 of the K = 10 images, for 300 steps. More parameters move, so
-# each step costs a forward and backward pass of the backbone instead of a small classifier's. The committed table
-# has 3 seeds, not 5: five did not fit in the CPU time these results were made in (each mixer ran as its own
-# process, merged with `--merge`; the printed command lists them).
+# each step costs a forward and backward pass of the backbone instead of a small classifier's (the times per step
+# were measured on the 2-core machine while other jobs ran: read them as rough). The committed table was made in
+# parts, each mixer and seed range its own process (`--mixer`, `--seeds`, `--first-seed`), merged into one result
+# with `--merge`: the printed command lists them.
 
 # %%
 if LIVE:
@@ -321,7 +322,7 @@ for sentence in report.conclusions(frozen, finetune, shots=K, fresh=fresh) + [li
 # ```bash
 # python -m afno_tutorial.pretrain                                              # the four backbones
 # python -m afno_tutorial.fewshot --init pretrained random                      # frozen features, K = 1 5 10
-# python -m afno_tutorial.fewshot --init pretrained random --mode finetune --shots 10 --seeds 3
+# python -m afno_tutorial.fewshot --init pretrained random --mode finetune --shots 10
 # python -m afno_tutorial.fewshot --init pretrained random --shots 10 --data-seed 1
 # ```
 #
