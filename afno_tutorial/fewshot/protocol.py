@@ -8,7 +8,7 @@
 
 Protocol (the same for every mixer):
 
-1. Backbone: the shipped masked-pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
+1. Backbone: the shipped pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
    :mod:`afno_tutorial.fewshot.pretrain`), or a randomly initialised one (``--init random``, the control that shows
    what pretraining adds). Both saw no labels and none of the few-shot classes.
 2. Data: the ``"context_novel"`` classes of :mod:`afno_tutorial.data` (one fine carrier, noise or grating, in
