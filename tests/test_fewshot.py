@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from afno_tutorial import VisionBackbone, fewshot
+from afno_tutorial.data import sample
 from afno_tutorial.fewshot import report
 from afno_tutorial.fewshot.cli import main as fewshot_main
 from afno_tutorial.fewshot.decoder import MaskedAutoencoder
@@ -18,6 +19,7 @@ from afno_tutorial.fewshot.pretrain import load_pretrained, pretrain_backbone
 from afno_tutorial.fewshot.pretrain import main as pretrain_main
 from afno_tutorial.fewshot.targets import filter_bank, texture_energy
 from afno_tutorial.masking import random_patch_mask
+from afno_tutorial.train import chance_miou, miou
 
 TINY = dict(dim=16, depth=1, img_size=32, steps=3, n_images=8, batch_size=4, decoder_dim=8)
 
@@ -224,6 +226,7 @@ def test_impossible_settings_are_refused(checkpoints, change, message):
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "0"], "--seeds: expected at least 1"), (["--eval-images", "20"], "--eval-images: expected at least"),
     (["--shots", "0", "5"], "shots"), (["--data-seed", "-2"], "--data-seed"),
+    (["--first-seed", "-1"], "--first-seed: expected a non-negative"),
 ])
 def test_cli_refuses_before_any_work(checkpoints, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
@@ -242,6 +245,35 @@ def test_cli_writes_results(checkpoints, tmp_path, capsys):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["command"].startswith("python -m afno_tutorial.fewshot --mixer afno")
     assert saved["settings"]["data_seed"] == 1 and saved["settings"]["eval_images"] == 100
+
+
+def test_cli_merges_runs_split_by_mixer_into_the_result_of_one_run(checkpoints, tmp_path, capsys):
+    common = ["--shots", "1", "--seeds", "2", "--init", "pretrained", "random", "--head-steps", "2", "--device",
+              "cpu", "--checkpoints", str(checkpoints)]
+    for mixers, out in ((["afno", "gfn"], "both"), (["afno"], "a"), (["gfn"], "g")):
+        fewshot_main(["--mixer", *mixers, *common, "--out", str(tmp_path / out)])
+    fewshot_main(["--mixer", "gfn", *common, "--seeds", "1", "--first-seed", "2", "--out", str(tmp_path / "g2")])
+    fewshot_main(["--merge", str(tmp_path / "a"), str(tmp_path / "g"), "--out", str(tmp_path / "merged")])
+    assert "Pretrained minus random" in capsys.readouterr().out
+    both, merged = (report.load_results(tmp_path / name) for name in ("both", "merged"))
+    assert merged["settings"] == both["settings"] and merged["chance_miou"] == both["chance_miou"]
+    assert [r["miou"] for r in merged["rows"]] == [r["miou"] for r in both["rows"]]
+    untimed = [[{k: v for k, v in r.items() if k not in ("fit_seconds", "step_ms")} for r in res["summary"]]
+               for res in (merged, both)]
+    assert untimed[0] == untimed[1]
+    assert merged["command"].count("--mixer") == 2 and "--merge" in merged["merged_by"]
+    assert (tmp_path / "merged" / "fewshot_miou.png").exists()
+    with pytest.raises(ValueError, match="more than one part"):
+        report.merge_results([merged, report.load_results(tmp_path / "a")])
+    other = report.load_results(tmp_path / "g")
+    other["settings"]["head_steps"] = 3
+    with pytest.raises(ValueError, match="setting head_steps"):
+        report.merge_results([report.load_results(tmp_path / "a"), other])
+    more = report.merge_results([report.load_results(tmp_path / name) for name in ("g", "g2")])
+    assert more["settings"]["seeds"] == [0, 1, 2] and report.lookup(more, "gfn", shots=1)["seeds"] == 3
+    with pytest.raises(SystemExit) as exc:
+        fewshot_main(["--merge", str(tmp_path / "a")])
+    assert exc.value.code == 2 and "--out" in capsys.readouterr().err
 
 
 # -------------------------------------------------------------------------------------------------------- report
@@ -266,6 +298,19 @@ def test_pretraining_gain_and_conclusions_come_from_the_numbers():
     assert "AFNO wins with 40.0 ± 3.0 % mIoU, 4.0x chance (10.0 %)" in text
     assert "gap of 10.0 points" in text and "AFNO +20.0 ± 5.0" in text and "1 of 2 mixers (AFNO)" in text
     assert "AFNO +5.0, GFN +5.0" in text and "AFNO 80 ms" in text
+    frozen["summary"].append(_summary("attention", "pretrained", "frozen", 10, 0.35, 0.01))
+    text = " ".join(report.conclusions(frozen))
+    assert "AFNO 40.0 % (4.0x chance) against self-attention 35.0 % (3.5x), a gap of +5.0 points, more than" in text
+    finetune["summary"] += [_summary("afno", "random", "finetune", 10, 0.30, 0.01),
+                            _summary("gfn", "random", "finetune", 10, 0.35, 0.01)]
+    fresh = {"settings": {"data_seed": 1}, "summary": [
+        _summary("afno", "pretrained", "frozen", 10, 0.45, 0.03), _summary("afno", "random", "frozen", 10, 0.21, 0.04),
+        _summary("gfn", "pretrained", "frozen", 10, 0.20, 0.02), _summary("gfn", "random", "frozen", 10, 0.28, 0.02)]}
+    text = " ".join(report.conclusions(frozen, finetune, fresh=fresh))
+    assert "Once the backbone is fine-tuned, pretraining buys" in text and "AFNO +15.0 ± 1.4, GFN +0.0 ± 1.4" in text
+    # gfn pretrained moves 10 points against two spreads of 5.7: 3 of 4 means hold; the gain holds for AFNO only
+    assert "(1: other test images and support sets), 3 of 4 K = 10 means" in text
+    assert "more than two spreads for 1 of 2 mixers (AFNO)." in text.split("fresh data seed")[1]
 
 
 def test_replication_compares_two_data_seeds_within_their_spread():
@@ -304,6 +349,20 @@ def test_segment_large_and_forward_timer(checkpoints):
         hook.remove()
     # warmed up before the timed runs, and no autograd graph recorded in any of them
     assert len(grad_modes) >= 3 and not any(grad_modes)
+
+
+def test_segment_large_set_pools_the_confusion_over_images(checkpoints):
+    backbone, _ = load_pretrained("afno", checkpoints)
+    model = FewShotSegmenter(backbone, 4)
+    demo = fewshot.segment_large_set(model, count=3, size=64, seed=5, device="cpu", progress=False)
+    items = [sample(i, 64, seed=5, split="context_novel") for i in range(3)]
+    masks = torch.stack([item["mask"] for item in items])
+    preds = torch.stack([fewshot.segment_large(model, item["image"], "cpu") for item in items])
+    assert torch.equal(demo["masks"].long(), masks) and torch.equal(demo["predictions"].long(), preds)
+    assert demo["miou"] == pytest.approx(miou(preds, masks, 4))  # pooled, not the mean of the per-image values
+    assert demo["per_image"] == pytest.approx([miou(p, m, 4) for p, m in zip(preds, masks)])
+    assert demo["chance"] == pytest.approx(chance_miou(masks, 4))
+    assert sorted(demo["per_image"])[1] == demo["per_image"][demo["median"]]
 
 
 def test_attention_at_scale_estimates_on_cpu(checkpoints):

@@ -13,7 +13,9 @@ Three choices push the backbone towards texture and context rather than copying 
 patches in four hidden: the neighbours of a hidden patch are mostly hidden too, so the answer has to come from
 further away), a separate decoder (the last backbone block need not be a pixel map), and a target a stochastic
 texture does determine (its energy per scale and orientation, which the context fixes, unlike its pixels; the
-neighbourhood averages can only be given by mixing tokens). Only the backbone is kept afterwards.
+neighbourhood averages can only be given by mixing tokens). Only the backbone is kept afterwards. The shipped
+recipe (:data:`afno_tutorial.fewshot.pretrain.RECIPE`) hides nothing (``mask_ratio=0``): then there is no pixel
+term, and every patch's texture statistics, alone and over its neighbourhoods, are the whole target.
 
 The encoder sees standardised pixels (``(x - INPUT_MEAN) / INPUT_STD``): on raw pixels in [0, 1] a fine texture's
 few hundredths of contrast are lost beside the brightness, and training sits on a plateau for hundreds of steps

@@ -36,10 +36,11 @@ from .decoder import MaskedAutoencoder, evaluate_masked, fold_input_normalisatio
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 # The shipped recipe: same depth, width, patch size, data, decoder and steps for every mixer. At this scale (a
-# 2-core CPU, 1,000 steps) hidden patches do not pay: with mask_ratio 0.75 the features end far below these (the
-# committed ablation, benchmarks/fewshot/cpu-ablation-mask75). So every patch is visible and the decoder predicts
-# each patch's texture statistics, alone and averaged over its 3x3 and 5x5 neighbourhoods (those need context);
-# the masked scheme stays one option away (--mask-ratio) for longer runs.
+# 2-core CPU, 1,000 steps) hidden patches did not pay in pilot runs (hiding a quarter of the patches lowered
+# AFNO's frozen-feature mIoU at K = 10 from about 0.36 to 0.22 after 400 steps; not committed: repeat it with
+# `--mask-ratio 0.25 --out <dir>` and `python -m afno_tutorial.fewshot --checkpoints <dir>`). So every patch is
+# visible and the decoder predicts each patch's texture statistics, alone and averaged over its 3x3 and 5x5
+# neighbourhoods (those need context); the masked scheme stays one option away (--mask-ratio) for longer runs.
 RECIPE = {"dim": 64, "depth": 4, "patch_size": 4, "img_size": 64, "steps": 1000, "batch_size": 32, "lr": 2e-3,
           "mask_ratio": 0.0, "n_images": 4000, "split": "context_base", "decoder_dim": 32, "decoder_depth": 1,
           "pixel_weight": 1.0, "texture_weight": 1.0, "pools": (1, 3, 5), "visible_weight": 1.0, "seed": 0}

@@ -4,10 +4,11 @@
     python -m afno_tutorial.fewshot --init pretrained random          # + the control: randomly initialised backbones
     python -m afno_tutorial.fewshot --mode finetune --shots 10        # full fine-tuning
     python -m afno_tutorial.fewshot --data-seed 1                     # another test set and other support sets
+    python -m afno_tutorial.fewshot --merge runs/a runs/b --out both  # runs split across processes, in one result
 
 Protocol (the same for every mixer):
 
-1. Backbone: the shipped masked-pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
+1. Backbone: the shipped pretrained one (``afno_tutorial/fewshot/checkpoints/<mixer>.pt``, see
    :mod:`afno_tutorial.fewshot.pretrain`), or a randomly initialised one (``--init random``, the control that shows
    what pretraining adds). Both saw no labels and none of the few-shot classes.
 2. Data: the ``"context_novel"`` classes of :mod:`afno_tutorial.data` (one fine carrier, noise or grating, in
@@ -36,7 +37,7 @@ from .. import measure
 from ..checks import check_positive_int
 from ..config import describe_device, seed_everything, versions
 from ..config import device as pick_device
-from ..data import SegmentationSet, make_segmentation_set
+from ..data import SegmentationSet, make_segmentation_set, sample
 from ..masking import masked_mse, random_patch_mask
 from ..mixers import available_mixers
 from ..models import InpaintingModel, VisionBackbone
@@ -315,3 +316,34 @@ def segment_large(model: FewShotSegmenter, image: torch.Tensor, device: str | to
     with autocast(dev):
         logits = model(image[None].to(dev))
     return logits.argmax(1)[0].cpu()
+
+
+@torch.no_grad()
+def segment_large_set(model: FewShotSegmenter, count: int = 8, size: int = 1024, seed: int = 2024,
+                      device: str | torch.device | None = None, progress: bool = True) -> dict:
+    """The first ``count`` images ``size x size`` of the few-shot classes' generator (data seed ``seed``), each
+    segmented by ``model`` in one forward pass (:func:`segment_large`).
+
+    A large image holds only a few regions, so one image's mIoU and chance swing with its class mix; as on the
+    protocol's test set, the confusion is pooled over the images. Returns ``{"miou", "chance"`` (of the pooled
+    masks), ``"per_image"`` (each image's mIoU), ``"median"`` (index of the image of median mIoU, the one to show),
+    ``"predictions"``, ``"masks"`` (uint8 ``(count, size, size)``), ``"class_names"}``.
+    """
+    from tqdm.auto import tqdm
+
+    check_positive_int(count, "count")
+    preds, masks, conf, names = [], [], None, None
+    for i in tqdm(range(count), desc=f"{size}x{size} images", disable=not progress):
+        item = sample(i, size, seed=seed, split=SPLIT)
+        names = item["class_names"]
+        pred = segment_large(model, item["image"], device)
+        c = confusion_matrix(pred, item["mask"], len(names))
+        conf = c if conf is None else conf + c
+        preds.append(pred.to(torch.uint8))
+        masks.append(item["mask"].to(torch.uint8))
+    per_image = [float(torch.nanmean(iou_from_confusion(confusion_matrix(p.long(), m.long(), len(names)))))
+                 for p, m in zip(preds, masks)]
+    stacked = torch.stack(masks)
+    return {"miou": float(torch.nanmean(iou_from_confusion(conf))), "chance": chance_miou(stacked, len(names)),
+            "per_image": per_image, "median": sorted(range(count), key=per_image.__getitem__)[count // 2],
+            "predictions": torch.stack(preds), "masks": stacked, "class_names": names}

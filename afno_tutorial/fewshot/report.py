@@ -121,9 +121,18 @@ def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "p
     return "\n".join(lines)
 
 
-def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> list[str]:
+def _gain_sentence(gains: dict[str, dict], what: str) -> str:
+    helped = [m for m, g in gains.items() if g["z"] > 2]
+    parts = ", ".join(f"{_name(m)} {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f}" for m, g in gains.items())
+    return (f"{what} (pretrained minus random init, points of mIoU, ± the spread of the difference): {parts}; more "
+            f"than two spreads for {len(helped)} of {len(gains)} mixers"
+            + (f" ({', '.join(_name(m) for m in helped)})." if helped else "."))
+
+
+def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10, fresh: dict | None = None) -> list[str]:
     """The lesson in sentences, each carrying the number it rests on, computed from ``frozen`` (and ``finetune``)
-    results: which mixer wins and by how much, what pretraining buys, what fine-tuning buys and at what cost."""
+    results: which mixer wins and by how much, what pretraining buys, what fine-tuning buys and at what cost; with
+    ``fresh`` (the frozen protocol on another data seed) whether the K-shot numbers hold there."""
     chance = frozen["chance_miou"]
     rows = [r for r in frozen["summary"] if (r["init"], r["mode"], r["shots"]) == ("pretrained", "frozen", shots)]
     if not rows:
@@ -139,15 +148,15 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> 
                    f"{100 * second['miou_std']:.1f} %: a gap of {100 * gap:.1f} points, {clear} the two spreads "
                    f"added ({100 * spread:.1f}).")
     afno, attn = lookup(frozen, "afno", shots=shots), lookup(frozen, "attention", shots=shots)
-    if afno is not None and attn is not None and "afno" not in (best["mixer"], second and second["mixer"]):
-        out.append(f"AFNO reaches {100 * afno['miou_mean']:.1f} %, self-attention {100 * attn['miou_mean']:.1f} %.")
+    if afno is not None and attn is not None:
+        gap, spread = afno["miou_mean"] - attn["miou_mean"], afno["miou_std"] + attn["miou_std"]
+        out.append(f"The paper's comparison: AFNO {100 * afno['miou_mean']:.1f} % ({afno['miou_mean'] / chance:.1f}x "
+                   f"chance) against self-attention {100 * attn['miou_mean']:.1f} % "
+                   f"({attn['miou_mean'] / chance:.1f}x), a gap of {100 * gap:+.1f} points, "
+                   f"{'more than' if abs(gap) > spread else 'within'} the two spreads added ({100 * spread:.1f}).")
     gains = {g["mixer"]: g for g in pretraining_gain(frozen) if g["shots"] == shots}
     if gains:
-        helped = [m for m, g in gains.items() if g["z"] > 2]
-        parts = ", ".join(f"{_name(m)} {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f}" for m, g in gains.items())
-        out.append(f"Pretraining buys (pretrained minus random init, points of mIoU, ± the spread of the difference): "
-                   f"{parts}; more than two spreads for {len(helped)} of {len(gains)} mixers"
-                   + (f" ({', '.join(_name(m) for m in helped)})." if helped else "."))
+        out.append(_gain_sentence(gains, "Pretraining buys"))
     if finetune is not None:
         parts, costs = [], []
         for r in sorted(rows, key=lambda r: r["mixer"]):
@@ -160,6 +169,22 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10) -> 
             out.append(f"Fine-tuning the whole backbone on the same K = {shots} images changes mIoU by "
                        f"{', '.join(parts)} points over frozen features, at a cost per training step of "
                        f"{', '.join(costs)} (fine-tuning vs the frozen head, {finetune['device']}).")
+        ft_gains = {g["mixer"]: g for g in pretraining_gain(finetune, "finetune") if g["shots"] == shots}
+        if ft_gains:
+            out.append(_gain_sentence(ft_gains, "Once the backbone is fine-tuned, pretraining buys"))
+    if fresh is not None:
+        pairs = [(r, lookup(fresh, r["mixer"], r["init"], "frozen", shots)) for r in frozen["summary"]
+                 if (r["mode"], r["shots"]) == ("frozen", shots)]
+        pairs = [(a, b) for a, b in pairs if b is not None]
+        held = sum(abs(b["miou_mean"] - a["miou_mean"]) <= 2 * math.hypot(a["miou_std"], b["miou_std"])
+                   for a, b in pairs)
+        fresh_gains = [g for g in pretraining_gain(fresh) if g["shots"] == shots]
+        helped = [_name(g["mixer"]) for g in fresh_gains if g["z"] > 2]
+        if pairs:
+            out.append(f"On a fresh data seed ({fresh['settings']['data_seed']}: other test images and support sets), "
+                       f"{held} of {len(pairs)} K = {shots} means (mixer and init) lie within two spreads of these, "
+                       f"and pretraining buys more than two spreads for {len(helped)} of {len(fresh_gains)} mixers"
+                       + (f" ({', '.join(helped)})." if helped else "."))
     return out
 
 
@@ -188,6 +213,41 @@ def replication(first: dict, second: dict, shots: int = 10, mode: str = "frozen"
                          f"{100 * h['gain']:+.1f} ± {100 * h['spread']:.1f} ({h['z']:+.1f}) on data seed "
                          f"{second['settings']['data_seed']}.")
     return lines
+
+
+def merge_results(parts: list[dict]) -> dict:
+    """One result from runs of the same protocol split across processes (by mixer, init, mode, K or seed).
+
+    Rows are concatenated and the summary recomputed; the lists of mixers, shots, seeds, inits and modes are united
+    (in order of appearance), the ``backbones`` too, ``seconds`` summed; ``command`` joins the parts' commands with
+    `` && ``. Refused with a clear error: no parts, a run present twice, or parts that differ in anything else
+    (test set, chance level, classes, steps, blocks, device).
+    """
+    if not parts:
+        raise ValueError("parts: expected at least one result to merge, got none")
+    lists = ("mixers", "shots", "seeds", "inits", "modes")
+    first = parts[0]
+    for i, part in enumerate(parts[1:], start=1):
+        for key in ("chance_miou", "class_names", "device"):
+            if part[key] != first[key]:
+                raise ValueError(f"parts: part {i} differs from part 0 in {key}: {part[key]!r} vs {first[key]!r}")
+        for key, value in part["settings"].items():
+            if key not in lists and value != first["settings"].get(key):
+                raise ValueError(f"parts: part {i} differs from part 0 in setting {key}: {value!r} vs "
+                                 f"{first['settings'].get(key)!r}")
+    rows = [row for part in parts for row in part["rows"]]
+    keys = [(r["mixer"], r["init"], r["mode"], r["shots"], r["seed"]) for r in rows]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"parts: runs present in more than one part: {twice}")
+    settings = dict(first["settings"])
+    for key in lists:
+        settings[key] = list(dict.fromkeys(v for part in parts for v in part["settings"][key]))
+    return {**{k: v for k, v in first.items() if k not in ("models", "test")}, "rows": rows,
+            "summary": summarise(rows), "settings": settings,
+            "backbones": {k: v for part in parts for k, v in part.get("backbones", {}).items()},
+            "seconds": sum(part.get("seconds", 0.0) for part in parts),
+            "command": " && ".join(part.get("command", "?") for part in parts)}
 
 
 def save_results(results: dict, out: str | Path) -> list[Path]:

@@ -148,8 +148,10 @@ def measure_mixer(
     Returns ``{"params", "flops", "fft_flops", "mixing_flops", "counter_flops", "forward_ms", "peak_mb"}``:
     ``flops`` from :func:`afno_tutorial.flops.mixer_flops`; ``counter_flops`` what ``FlopCounterMode`` counts
     (matrix products, a complex multiply-add as 2 FLOPs, so 4x it equals ``mixing_flops`` for the spectral mixers);
-    time (the fastest of ``repeats`` after one warm-up call, :func:`afno_tutorial.measure.time_step`) and peak memory
-    (live tensors, :func:`afno_tutorial.measure.peak_memory_bytes`) of an inference forward (``torch.no_grad``).
+    time (the fastest of ``repeats`` after a warm-up of at least one call and
+    :data:`afno_tutorial.measure.WARMUP_SECONDS`, :func:`afno_tutorial.measure.time_step`; a fresh process's first
+    calls are slow) and peak memory (live tensors, :func:`afno_tutorial.measure.peak_memory_bytes`) of an inference
+    forward (``torch.no_grad``).
     """
     height, width = check_pair(grid_size, "grid_size")
     dev = torch.device(device)
@@ -168,7 +170,7 @@ def measure_mixer(
         "fft_flops": counts["fft"],
         "mixing_flops": counts["mixing"],
         "counter_flops": float(counted_matmul_flops(mixer, x)),
-        "forward_ms": 1e3 * min(measure.time_step(run, dev, repeats=repeats, warmup=1, warmup_seconds=0.0)[1]),
+        "forward_ms": 1e3 * min(measure.time_step(run, dev, repeats=repeats, warmup=1)[1]),
         "peak_mb": measure.peak_memory_bytes(run, dev, method="tensors") / 2**20,
     }
 
