@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -18,26 +20,20 @@ def check_positive_int(value: object, name: str) -> int:
     return value
 
 
-def check_nonnegative_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a non-negative float, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name}: expected a non-negative float, got {value}")
-    return float(value)
-
-
-def check_pair(value: object, name: str) -> tuple[int, int]:
-    """A pair of positive ints, or one int meaning a square."""
-    if isinstance(value, int) and not isinstance(value, bool):
+def check_pair(value: object, name: str, *, square: bool = True, axes: str = "(h, w)",
+               what: str = "sizes") -> tuple[int, int]:
+    """A pair of positive ints ``axes`` (``what`` they count, for the message), or with ``square`` one int meaning
+    both."""
+    if square and isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
     if (
         not isinstance(value, (tuple, list))
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
-        raise TypeError(f"{name}: expected an int or a pair of ints (h, w), got {value!r}")
+        raise TypeError(f"{name}: expected {'an int or ' if square else ''}a pair of ints {axes}, got {value!r}")
     if min(value) < 1:
-        raise ValueError(f"{name}: expected positive sizes, got {tuple(value)}")
+        raise ValueError(f"{name}: expected positive {what}, got {tuple(value)}")
     return int(value[0]), int(value[1])
 
 
@@ -98,20 +94,16 @@ def check_float(
     return value
 
 
-def check_positive_float(value: object, name: str) -> float:
-    """A finite number above 0 (an int will do)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a positive finite number, got {type(value).__name__}")
-    if not (0 < value < float("inf")):
-        raise ValueError(f"{name}: expected a positive finite number, got {value}")
-    return float(value)
-
-
-def check_finite_nonnegative_float(value: object, name: str) -> float:
-    """A finite float ``>= 0`` (NaN and infinity refused: a NaN compares false with everything and would pass as
-    any value)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a non-negative, finite float, got {type(value).__name__}")
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name}: expected a non-negative, finite float, got {value}")
-    return float(value)
+def check_writable_folder(folder: str | Path, name: str) -> Path:
+    """``folder`` as a :class:`~pathlib.Path`, created if missing, once a file could be written in it (command lines
+    call this before any work, so a long run never ends unable to save). The ``ValueError`` names ``name`` and
+    carries the ``OSError`` as its cause."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{name}: expected a folder that can be written, cannot write to {folder} "
+                         f"({error.strerror or error})") from error
+    return folder

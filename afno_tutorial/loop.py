@@ -36,6 +36,7 @@ from torch import nn
 
 from .checks import check_float, check_positive_int
 from .config import describe_device
+from .measure import add_step_time
 
 
 def cosine_schedule(step: int, steps: int, warmup: int) -> float:
@@ -222,7 +223,7 @@ def train_loop(
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}")
             if step % checkpoint_every == 0 and step < steps:
-                _update_timing(history, timed, time.perf_counter() - began)
+                add_step_time(history, timed, time.perf_counter() - began)
                 timed, began = 0, time.perf_counter()
                 try:
                     save(step)
@@ -232,7 +233,7 @@ def train_loop(
     finally:
         # Also on KeyboardInterrupt and errors: the steps done so far are kept and the next call resumes after them.
         bar.close()
-        _update_timing(history, timed, time.perf_counter() - began)
+        add_step_time(history, timed, time.perf_counter() - began)
         history["completed"] = step >= steps
         if saveable:
             save(step)
@@ -274,13 +275,3 @@ def _resume(checkpoint: str | Path, model: nn.Module, optimizer: torch.optim.Opt
             {"step": state["step"], "lr": [lr for lr, _ in wanted], "weight_decay": [wd for _, wd in wanted]}
         )
     return state["step"], history
-
-
-def _update_timing(history: dict, steps: int, seconds: float) -> None:
-    """Running mean of seconds per step over every session of a (resumed) run."""
-    if steps == 0:
-        return
-    done = history["timed_steps"]
-    old = history["seconds_per_step"] if done else 0.0
-    history["seconds_per_step"] = (old * done + seconds) / (done + steps)
-    history["timed_steps"] = done + steps

@@ -89,6 +89,17 @@ def time_step(step: Callable[[], Any], device: torch.device | str = "cpu", repea
     return statistics.median(times), times
 
 
+def add_step_time(history: dict, steps: int, seconds: float) -> None:
+    """Fold ``steps`` training steps that took ``seconds`` in all into ``history["seconds_per_step"]``, the mean over
+    every step timed so far (``history["timed_steps"]`` of them, across the sessions of a resumed run)."""
+    if steps == 0:
+        return
+    done = history["timed_steps"]
+    old = history["seconds_per_step"] if done else 0.0
+    history["seconds_per_step"] = (old * done + seconds) / (done + steps)
+    history["timed_steps"] = done + steps
+
+
 # ---------------------------------------------------------------------------------------------------- peak memory
 
 
@@ -266,6 +277,7 @@ def fit_power_law(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]
 
 __all__ = [
     "WARMUP_SECONDS",
+    "add_step_time",
     "fit_power_law",
     "fit_slope",
     "peak_memory_bytes",

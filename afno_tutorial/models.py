@@ -199,15 +199,20 @@ class InpaintingModel(nn.Module):
         nn.init.normal_(self.mask_token, std=0.02)
         self.head = nn.Linear(backbone.dim, self.in_chans * p * p)
 
+    def hide_patches(self, tokens: torch.Tensor, patch_mask: torch.Tensor | None) -> torch.Tensor:
+        """``tokens (B, h, w, D)`` with those where ``patch_mask (B, h, w)`` (bool) is True replaced by the mask
+        token; ``tokens`` itself when ``patch_mask`` is ``None``."""
+        if patch_mask is None:
+            return tokens
+        if patch_mask.shape != tokens.shape[:3] or patch_mask.dtype != torch.bool:
+            raise ValueError(
+                f"patch_mask: expected a bool tensor of shape {tuple(tokens.shape[:3])}, "
+                f"got {patch_mask.dtype} {tuple(patch_mask.shape)}"
+            )
+        return torch.where(patch_mask[..., None], self.mask_token.to(tokens.dtype), tokens)
+
     def forward(self, images: torch.Tensor, patch_mask: torch.Tensor | None = None) -> torch.Tensor:
-        tokens = self.backbone.patch_embed(images)
-        if patch_mask is not None:
-            if patch_mask.shape != tokens.shape[:3] or patch_mask.dtype != torch.bool:
-                raise ValueError(
-                    f"patch_mask: expected a bool tensor of shape {tuple(tokens.shape[:3])}, "
-                    f"got {patch_mask.dtype} {tuple(patch_mask.shape)}"
-                )
-            tokens = torch.where(patch_mask[..., None], self.mask_token.to(tokens.dtype), tokens)
+        tokens = self.hide_patches(self.backbone.patch_embed(images), patch_mask)
         feats = self.backbone.forward_tokens(tokens)
         patches = self.head(feats).permute(0, 3, 1, 2)  # (B, C*p*p, h, w)
         return F.pixel_shuffle(patches, self.backbone.patch_size)

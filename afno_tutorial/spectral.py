@@ -18,6 +18,8 @@ from typing import Literal
 
 import torch
 
+from .checks import check_float, check_pair
+
 FFTNorm = Literal["ortho", "forward", "backward"]
 _NORMS = ("ortho", "forward", "backward")
 
@@ -65,26 +67,15 @@ def modes_from_fraction(height: int, width: int, fraction: float) -> tuple[int, 
 
 
 def check_fraction(fraction: float, name: str = "hard_thresholding_fraction") -> float:
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-        raise TypeError(f"{name}: expected a float in (0, 1], got {type(fraction).__name__}")
-    if not 0.0 < float(fraction) <= 1.0:
-        raise ValueError(f"{name}: expected a value in (0, 1], got {fraction}")
-    return float(fraction)
+    """A fraction of the frequencies to keep, in ``(0, 1]``."""
+    return check_float(fraction, name, low=0.0, low_open=True, high=1.0)
 
 
 def check_modes(modes: tuple[int, int] | None, name: str = "modes") -> tuple[int, int] | None:
     """Validate a ``(m_y, m_x)`` pair of positive ints (``None`` passes through)."""
     if modes is None:
         return None
-    if (
-        not isinstance(modes, (tuple, list))
-        or len(modes) != 2
-        or not all(isinstance(m, int) and not isinstance(m, bool) for m in modes)
-    ):
-        raise TypeError(f"{name}: expected a pair of ints (m_y, m_x), got {modes!r}")
-    if min(modes) < 1:
-        raise ValueError(f"{name}: expected positive mode counts (m_y, m_x) >= 1, got {tuple(modes)}")
-    return int(modes[0]), int(modes[1])
+    return check_pair(modes, name, square=False, axes="(m_y, m_x)", what="mode counts (m_y, m_x) >= 1")
 
 
 def check_modes_fit(modes: tuple[int, int], height: int, width: int, *, allow_nyquist_row: bool = True) -> None:

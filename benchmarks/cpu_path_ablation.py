@@ -9,24 +9,28 @@ above 1 where the piece helps) with its quartiles:
 - ``fast path``: the whole fast path (SciPy's transforms over the channels-last tokens and the hand-written
   backward) against the readable path (``path="plain"``);
 - ``buffer pool``: the pool of large buffers reused from call to call, against fresh buffers every call;
-- ``huge pages``: asking the kernel for 2 MiB pages for the pooled buffers (each setting with a pool of its own);
 - ``private SciPy binding``: pocketfft's ``r2c``/``c2r`` writing into pooled buffers, against ``scipy.fft``'s public
   ``rfft``/``irfft`` (which allocate their results);
 - ``kept activations``: ``keep_activations=True`` against recomputing the spectrum and the MLP's activations in
   the backward (forward+backward only);
-- ``MLP in place``: without a graph and at fraction 1, the MLP reading the spectrum's bins where they are, against
-  gathering them into a buffer as with a graph (forward only);
 - ``OpenMP release`` (not in the library): pausing PyTorch's OpenMP workers before every SciPy transform
   (``omp_pause_resource_all``), against not (the library's behaviour).
 
     python benchmarks/cpu_path_ablation.py --out benchmarks/cpu_2threads_ablation.json
+
+A check that everything runs, in a few seconds (the numbers mean nothing at this size and with one cycle):
+
+    python benchmarks/cpu_path_ablation.py --shapes 1,128,128,256 --cycles 1 --warmup 0
+
+Time: every comparison warms up for ``--warmup`` seconds (at least two calls of each setting), then times
+``--cycles`` calls of each: with the default shapes, about 5 minutes at 15 cycles and 7 at 21 on a 2-core CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
-import json
+import functools
 import sys
 from pathlib import Path
 from typing import Callable
@@ -36,8 +40,9 @@ import torch
 from afno_tutorial import AFNO2d
 from afno_tutorial.bench import make_step
 from afno_tutorial.bench.paired import compare_switch
-from afno_tutorial.config import describe_device, versions
-from afno_tutorial.mixers._cpu import buffer_pool, cpu_path, pocketfft, scipy_fft
+from afno_tutorial.bench.results import save_script_results
+from afno_tutorial.config import describe_device
+from afno_tutorial.mixers._cpu import buffer_pool, cpu_path, scipy_fft
 
 SHAPES = ((1, 256, 256, 256), (1, 90, 180, 768), (8, 56, 56, 384))
 
@@ -59,21 +64,6 @@ def _pool(mixer: AFNO2d, on: bool) -> None:
     buffer_pool.POOL.enabled = on
 
 
-_POOLS: dict[bool, list] = {True: [], False: []}
-_ADVISE = buffer_pool.advise_huge_pages
-
-
-def _huge_pages(mixer: AFNO2d, on: bool) -> None:
-    # Each setting keeps a pool of its own: buffers are advised when created, so one shared pool would serve the
-    # "off" calls with buffers made "on".
-    pool = buffer_pool.POOL
-    current = pool.__dict__.setdefault("_ablation_huge_pages", True)
-    if current != on:
-        _POOLS[current], pool._buffers = pool._buffers, _POOLS[on]
-        pool._ablation_huge_pages = on
-    buffer_pool.advise_huge_pages = _ADVISE if on else (lambda tensor: False)
-
-
 _BINDING = scipy_fft._pypocketfft
 
 
@@ -85,15 +75,10 @@ def _keep(mixer: AFNO2d, on: bool) -> None:
     mixer.keep_activations = on
 
 
-_BLOCK_ROWS = pocketfft._block_rows
-
-
-def _in_place(mixer: AFNO2d, on: bool) -> None:
-    pocketfft._block_rows = _BLOCK_ROWS if on else (lambda view, blocks: None)
-
-
+@functools.cache
 def _omp_pause() -> Callable[[], None] | None:
-    """``omp_pause_resource_all(omp_pause_soft)`` of the OpenMP runtime in this process, or ``None``."""
+    """``omp_pause_resource_all(omp_pause_soft)`` of the OpenMP runtime in this process, or ``None`` (looked up once:
+    the switch runs inside every timed call)."""
     if "OpenMP" not in torch.__config__.parallel_info():
         return None
     try:
@@ -123,10 +108,8 @@ def _openmp_release(mixer: AFNO2d, on: bool) -> None:
 PIECES = [
     Piece("fast path (SciPy transforms, hand-written backward)", _path),
     Piece("buffer pool", _pool),
-    Piece("huge pages", _huge_pages),
     Piece("private SciPy binding (r2c/c2r into pooled buffers)", _private_binding),
     Piece("kept activations", _keep, modes=("backward",)),
-    Piece("MLP in place on the spectrum", _in_place, modes=("forward",)),
     Piece("OpenMP release (not in the library)", _openmp_release, default=False),
 ]
 
@@ -134,26 +117,35 @@ PIECES = [
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shapes", default=";".join(",".join(map(str, s)) for s in SHAPES), help="B,H,W,C;...")
-    p.add_argument("--cycles", type=int, default=15)
+    p.add_argument("--cycles", type=int, default=15, help="timed calls of each setting per comparison")
+    p.add_argument("--warmup", type=float, default=1.0, help="least seconds of untimed calls per comparison")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pieces", nargs="*", default=None, help="names (prefixes) of the pieces to measure")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = p.parse_args(argv)
+    if args.cycles < 1 or not args.warmup >= 0:
+        p.error(f"--cycles: expected >= 1, --warmup: expected >= 0 seconds; got {args.cycles} and {args.warmup}")
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
     pieces = [piece for piece in PIECES if not args.pieces or any(piece.name.startswith(n) for n in args.pieces)]
     print(f"device: {describe_device(cpu)}; {args.cycles} cycles per comparison")
+    shapes = [tuple(int(v) for v in text.split(",")) for text in args.shapes.split(";")]
+    for shape in shapes:  # before anything is timed
+        mixer, x = AFNO2d(shape[-1], num_blocks=8), torch.empty(shape)
+        with torch.no_grad():
+            paths = {cpu_path(mixer, x)}
+        paths.add(cpu_path(mixer, x))  # with a graph
+        if paths != {"pocketfft"}:
+            p.error(f"--shapes: the fast path does not run at {shape} both with and without a graph (too small)")
     rows = []
-    for text in args.shapes.split(";"):
-        shape = tuple(int(v) for v in text.split(","))
+    for shape in shapes:
+        text = ",".join(map(str, shape))
         torch.manual_seed(0)
         mixer, x = AFNO2d(shape[-1], num_blocks=8), torch.randn(shape)
-        with torch.no_grad():
-            assert cpu_path(mixer, x) == "pocketfft", f"{text}: the fast path does not run at this size"
         for piece in pieces:
             steps = {f"{text} {mode}": make_step(mixer, x, mode) for mode in piece.modes}
             for row in compare_switch(lambda on, piece=piece: piece.switch(mixer, on), steps, cpu,
-                                      cycles=args.cycles):
+                                      cycles=args.cycles, warmup_seconds=args.warmup):
                 row.update(piece=piece.name, shape=list(shape), mode=row["case"].split()[-1])
                 rows.append(row)
                 print(f"{piece.name} | {row['case']} | off {1e3 * row['off_s']:.1f} ms, on {1e3 * row['on_s']:.1f} "
@@ -161,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
             piece.switch(mixer, piece.default)  # the library's behaviour again
     if args.out:
-        command = "python benchmarks/cpu_path_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
-        args.out.write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        save_script_results(args.out, "cpu_path_ablation.py", argv, rows)
     return 0
 
 

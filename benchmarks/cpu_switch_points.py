@@ -12,7 +12,6 @@ in ``afno_tutorial/mixers/_cpu/__init__.py``, which come from this run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import torch
 from afno_tutorial import AFNO2d
 from afno_tutorial.bench import make_step
 from afno_tutorial.bench.paired import paired_times
-from afno_tutorial.config import describe_device, versions
+from afno_tutorial.bench.results import save_script_results
+from afno_tutorial.config import describe_device
 
 SHAPES = (
     (1, 48, 48, 256), (1, 64, 64, 256), (1, 96, 96, 256), (1, 128, 128, 256), (1, 192, 192, 256),
@@ -56,10 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"[{stats['ratio_q1']:.2f}-{stats['ratio_q3']:.2f}]  ({1e3 * stats['time_a_s']:.1f} ms plain, "
                   f"{1e3 * stats['time_b_s']:.1f} ms pocketfft)", flush=True)
     if args.out:
-        command = "python benchmarks/cpu_switch_points.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
-        args.out.write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        save_script_results(args.out, "cpu_switch_points.py", argv, rows)
     return 0
 
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Every GPU check and measurement of the project in one go, each step under its own time limit, most important
-# first: the scaling benchmark in float32 and bfloat16 and with torch.compile (OUTDIR/cuda_<card>_*), where AFNO's
-# kernel time goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP in one launch against
-# CPU-sized chunks, notebook 05's comparison at 1024x1024 with attention measured, and the few-shot protocol on the
-# shipped backbones (OUTDIR/fewshot/cuda). With RETRAIN=1 it then runs the few-shot GPU setting: the four backbones
-# pretrained at a larger scale (width 128, depth 6, 6,000 steps of batch 64 on 8,000 images; the CPU setting is
-# width 64, depth 4), then the protocol on them, frozen and fine-tuned, pretrained and random init
-# (OUTDIR/fewshot/cuda-large/<mixer>), all of it archived in OUTDIR/fewshot_cuda_large.tar.gz with its log (about
-# 10 minutes on an H200); RETRAIN=only runs just that part.
+# Every GPU check and measurement of the project in one go, each step under its own time limit, most important first:
+# the scaling benchmark in float32 and bfloat16 and with torch.compile (OUTDIR/cuda_<card>_*), where AFNO's kernel time
+# goes (OUTDIR/cuda_<card>_afno_profile.json), the CUDA tests, the spectral MLP on all bins at once (the readable path)
+# against the CPU fast path's cache-sized chunks, the readable path against the FFT round trip at 65,536 and 262,144
+# tokens in float32 and under bf16 autocast, paired (OUTDIR/cuda_<card>_readable_vs_roundtrip.json), notebook 05's
+# comparison at 1024x1024 with attention measured, and the few-shot protocol on the shipped backbones
+# (OUTDIR/fewshot/cuda). With RETRAIN=1 it then runs the few-shot GPU setting: the four backbones pretrained at a larger
+# scale (width 128, depth 6, 6,000 steps of batch 64 on 8,000 images; the CPU setting is width 64, depth 4), then the
+# protocol on them, frozen and fine-tuned, pretrained and random init (OUTDIR/fewshot/cuda-large/<mixer>), all of it
+# archived in OUTDIR/fewshot_cuda_large.tar.gz with its log (about 10 minutes on an H200); RETRAIN=only runs just that
+# part.
 # Needs torch with CUDA, numpy, scipy, matplotlib, tqdm, scikit-image, scikit-learn and pytest; nothing is installed:
 # the repository root goes on PYTHONPATH. About 6 minutes on one H200 without RETRAIN.
 #
@@ -45,33 +47,65 @@ timeout 60 $py benchmarks/gpu_profile.py --out "$out/cuda_${card}_afno_profile.j
 
 step "CUDA tests"
 timeout 60 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_config.py \
-  tests/test_bench.py::test_cuda_benchmark_path tests/test_huge_pages.py::test_no_advice_for_cuda_tensors
+  tests/test_bench.py::test_cuda_benchmark_path
 
-step "spectral MLP at 256x256, C=256: CPU-sized chunks against one launch; notebook 05 at 1024x1024"
-timeout 60 $py - <<'EOF'
-import json, torch
+step "spectral MLP at 256x256, C=256, in the CPU path's chunks and all at once; the readable path against the FFT
+round trip (float32, bf16 autocast); notebook 05 at 1024x1024"
+timeout 120 $py - "$out/cuda_${card}_readable_vs_roundtrip.json" <<'EOF'
+import json, sys, torch
 from afno_tutorial import fewshot
+from afno_tutorial.bench import build_bench_mixer, make_step
+from afno_tutorial.bench.paired import paired_times
 from afno_tutorial.fewshot import pretrain
 from afno_tutorial.measure import time_step
 from afno_tutorial.mixers import AFNO2d
-from afno_tutorial.mixers import afno as afno_mod
+from afno_tutorial.mixers._cpu.block_mlp import BlockMLP
 
 dev = torch.device("cuda")
+# The kept spectrum at 256x256 tokens, (B, C, R, M) as AFNO2d.spectral_mlp takes it: the readable path runs the
+# block MLP on every bin in one call; the CPU fast path runs it on chunks of bins sized for a core's cache.
 mixer = AFNO2d(256).to(dev)
 z = torch.randn(1, 256, 256, 129, dtype=torch.complex64, device=dev)
-h = z.view(1, mixer.num_blocks, mixer.block_size, -1)
-out = torch.empty_like(h)
-bins = h.shape[-1]
-chunk = max(256, afno_mod._CHUNK_BYTES // (256 * h.element_size()))
+mlp = BlockMLP((mixer.w1, mixer.b1, mixer.w2, mixer.b2), mixer.sparsity_threshold, torch.float32)
+rows = max(1, mlp.chunk_rows(4) // z.shape[-1])
 
 def run(step):
-    for s in range(0, bins, step):
-        mixer._mlp_on_bins(h[..., s:s + step], inplace=True, out=out[..., s:s + step])
+    for s in range(0, z.shape[2], step):
+        mixer.spectral_mlp(z[:, :, s:s + step])
 
 with torch.no_grad():
-    t_chunks = time_step(lambda: run(chunk), dev, repeats=20)[0]
-    t_one = time_step(lambda: run(bins), dev, repeats=20)[0]
-print(f"spectral MLP, {bins} bins: chunks of {chunk}: {t_chunks * 1e3:.3f} ms; one launch: {t_one * 1e3:.3f} ms")
+    t_chunks = time_step(lambda: run(rows), dev, repeats=20)[0]
+    t_one = time_step(lambda: run(z.shape[2]), dev, repeats=20)[0]
+print(f"spectral MLP, {z.shape[2] * z.shape[3]} bins: in the CPU path's chunks ({rows} rows, {rows * z.shape[3]} "
+      f"bins): {t_chunks * 1e3:.3f} ms; all at once (the readable path): {t_one * 1e3:.3f} ms")
+
+def autocast(step, enabled):
+    def call():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=enabled):
+            step()
+    return call
+
+# The readable path (float32 parameters and input; in float32 and under bf16 autocast) against the float32 FFT
+# round trip's forward, timed alternately (median of the per-cycle ratios, quartiles).
+rows_out = []
+for grid in (256, 512):
+    torch.manual_seed(0)
+    x = torch.randn(1, grid, grid, 256, device=dev)
+    afno = AFNO2d(256, path="plain").to(dev)
+    floor = make_step(build_bench_mixer("roundtrip", 256, grid).to(dev), x, "forward")
+    for enabled in (False, True):
+        for mode in ("forward", "backward"):
+            stats = paired_times(autocast(make_step(afno, x, mode), enabled), floor, dev, cycles=21)
+            row = {"tokens": grid * grid, "autocast_bf16": enabled, "mode": mode, "ratio": stats["ratio"],
+                   "ratio_q1": stats["ratio_q1"], "ratio_q3": stats["ratio_q3"], "afno_s": stats["time_a_s"],
+                   "roundtrip_s": stats["time_b_s"], "cycles": stats["cycles"]}
+            rows_out.append(row)
+            print(f"readable AFNO {mode:8s} {'bf16 autocast' if enabled else 'float32':13s} at {grid * grid:,} "
+                  f"tokens: {row['ratio']:.2f}x the round trip [{row['ratio_q1']:.2f}-{row['ratio_q3']:.2f}] "
+                  f"({row['afno_s'] * 1e3:.3f} ms against {row['roundtrip_s'] * 1e3:.3f} ms)")
+with open(sys.argv[1], "w") as handle:
+    json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows_out}, handle,
+              indent=1)
 
 afno, _ = pretrain.load_pretrained("afno")
 attention, _ = pretrain.load_pretrained("attention")

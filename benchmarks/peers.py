@@ -29,7 +29,6 @@ import argparse
 import hashlib
 import importlib.abc
 import importlib.util
-import json
 import sys
 import types
 from pathlib import Path
@@ -40,7 +39,8 @@ from torch import nn
 from afno_tutorial import AFNO2d
 from afno_tutorial.bench import make_step
 from afno_tutorial.bench.paired import paired_times
-from afno_tutorial.config import describe_device, versions
+from afno_tutorial.bench.results import save_script_results
+from afno_tutorial.config import describe_device
 
 SHAPES = ((1, 90, 180, 768), (8, 56, 56, 384), (32, 14, 14, 384))
 PEER_FILES = {"afno-transformer": "afno/afno2d.py", "fourcastnet": "networks/afnonet.py"}
@@ -190,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"against {1e3 * stats['time_b_s']:.1f} ms)", flush=True)
     print(format_summary(rows))
     if args.out:
-        command = "python benchmarks/peers.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "peers": sources,
-                   "parity_max_abs_difference": parity, "results": rows}
-        args.out.write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        save_script_results(args.out, "peers.py", argv, rows, peers=sources, parity_max_abs_difference=parity)
     return 0
 
 

@@ -1,18 +1,17 @@
-"""What the two setting scripts of this folder share (`openmp_release.py`, `buffer_pool.py`): their command line,
-and timing each case with a setting off and on (afno_tutorial.bench.paired.compare_switch), printed and saved."""
+"""What the setting scripts of this folder share (`buffer_pool.py`; the other, `openmp_release.py`, is removed with
+the code it measured): their command line, and timing each case with a setting off and on
+(afno_tutorial.bench.paired.compare_switch), printed and saved."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 from typing import Callable
 
 import torch
 
 from afno_tutorial.bench.paired import compare_switch, format_switch
-from afno_tutorial.config import describe_device, versions
+from afno_tutorial.bench.results import save_script_results
+from afno_tutorial.config import describe_device
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -35,8 +34,5 @@ def run(script: str, args: argparse.Namespace, argv: list[str] | None, switch: C
     rows = compare_switch(switch, cases, cpu, cycles=args.cycles)
     print(format_switch(rows))
     if args.out:
-        command = f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
-        payload = {"command": command, "versions": versions(), "device": describe_device(cpu), "results": rows}
-        Path(args.out).write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        save_script_results(args.out, script, argv, rows)
     return 0

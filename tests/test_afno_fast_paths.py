@@ -112,38 +112,12 @@ def test_pocketfft_keeps_what_its_backward_needs_or_only_the_input(keep, layers,
 
 
 @pytest.mark.parametrize("grid, kwargs", CASES)
-def test_pocketfft_forward_without_a_graph_equals_the_plain_path(grid, kwargs, monkeypatch):
-    """Without a graph the MLP runs on the spectrum's bins where they are when a chunk's rows and columns collapse
-    into one axis (every column kept), and on gathered copies otherwise; both give the plain path's output."""
+def test_pocketfft_forward_without_a_graph_equals_the_plain_path(grid, kwargs):
     fast, plain = _pair(path="pocketfft", **kwargs)
     x = torch.randn(*grid, 16, dtype=torch.float64)
-    in_place = []
-    block_rows = afno_pocketfft._block_rows
-    monkeypatch.setattr(afno_pocketfft, "_block_rows", lambda v, k: in_place.append(
-        (v.shape[0], block_rows(v, k) is not None)) or block_rows(v, k))  # fmt: skip
     with torch.no_grad():
         y = fast(x)
     torch.testing.assert_close(y, plain(x), rtol=1e-12, atol=1e-12)
-    m_y, m_x = fast.kept_modes(*grid[1:])
-    every_column = m_x == grid[2] // 2 + 1
-    assert in_place and all(done == (every_column or rows == 1) for rows, done in in_place)
-    assert every_column or any(rows > 1 for rows, _ in in_place)  # the gathered chunks were exercised too
-
-
-def test_block_rows_is_a_view_of_collapsible_chunks_only():
-    spec = torch.randn(1, 6, 5, 8, dtype=torch.complex128)
-    rows = afno_pocketfft._block_rows(spec[0, 1:4], 2)  # three full rows: (k, 3 * 5, 2 * 8 // 2)
-    assert rows.shape == (2, 15, 8) and rows.data_ptr() == torch.view_as_real(spec)[0, 1].data_ptr()
-    torch.testing.assert_close(rows[1, 7], torch.view_as_real(spec[0, 2, 2, 4:]).flatten())  # block 1 of bin (2, 2)
-    assert afno_pocketfft._block_rows(spec[0, 1:4, :3], 2) is None  # kept columns only: rows do not collapse
-    assert afno_pocketfft._block_rows(spec[0, 2:3, :3], 2).shape == (2, 3, 8)  # a single row always does
-
-
-def test_block_mlp_refuses_a_mask_when_adding():
-    mlp = afno_block_mlp.BlockMLP((torch.zeros(2, 2, 4, 4), None, None, None), 0.1, torch.float32)
-    z = torch.zeros(2, 5, 8)
-    with pytest.raises(ValueError, match="mask: not available with add=True"):
-        mlp.forward_blocks(z, z, mask=torch.zeros(2, 5, 8, dtype=torch.bool), add=True)
 
 
 def test_pocketfft_frees_what_it_kept_after_the_backward_unless_the_graph_is_retained():

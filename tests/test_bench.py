@@ -434,3 +434,14 @@ def test_setup_is_seeded_and_leaves_the_callers_random_state_alone() -> None:
     assert torch.equal(torch.rand(3), expected)
     _, x2, _ = bench.setup_step(spec, 4, 8, 1, torch.device("cpu"), torch.float32, "forward")
     assert torch.equal(x1.detach(), x2)  # the same input every time
+
+
+def test_a_script_s_results_are_saved_with_the_command_that_made_them(tmp_path, capsys) -> None:
+    from afno_tutorial.bench.results import save_script_results
+
+    rows = [{"case": "x", "ratio_off_on": 1.2}]
+    path = save_script_results(tmp_path / "r.json", "peers.py", ["--cycles", "3"], rows, peers={"a": 1})
+    saved = json.loads(path.read_text())
+    assert saved["command"] == "python benchmarks/peers.py --cycles 3"
+    assert saved["results"] == rows and saved["peers"] == {"a": 1} and saved["device"].startswith("CPU")
+    assert set(saved["versions"]) >= {"torch", "python"} and f"wrote {path}" in capsys.readouterr().out

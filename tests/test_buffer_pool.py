@@ -61,8 +61,8 @@ def test_a_tensor_from_the_pool_returns_its_buffer_when_autograd_frees_it(monkey
     class Scale(torch.autograd.Function):
         @staticmethod
         def forward(ctx, x):  # type: ignore[override]
-            ctx.save_for_backward(kept)
-            return x * kept
+            ctx.save_for_backward(kept)  # noqa: F821 (the enclosing function's, deleted after this call)
+            return x * kept  # noqa: F821
 
         @staticmethod
         def backward(ctx, grad):  # type: ignore[override]

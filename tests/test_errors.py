@@ -30,10 +30,11 @@ MIXERS = {
     "build, error, message",
     [
         (lambda: AFNO2d(30, num_blocks=8), ValueError, r"dim: expected a multiple of num_blocks=8, got dim=30"),
-        (lambda: AFNO2d(16, hard_thresholding_fraction=0.0), ValueError, r"hard_thresholding_fraction: .*\(0, 1\]"),
-        (lambda: AFNO2d(16, hard_thresholding_fraction=1.5), ValueError, r"hard_thresholding_fraction: .*\(0, 1\]"),
+        (lambda: AFNO2d(16, hard_thresholding_fraction=0.0), ValueError, r"hard_thresholding_fraction: .*> 0 and <= 1"),
+        (lambda: AFNO2d(16, hard_thresholding_fraction=1.5), ValueError, r"hard_thresholding_fraction: .*> 0 and <= 1"),
         (lambda: AFNO2d(16, hard_thresholding_fraction="half"), TypeError, r"hard_thresholding_fraction"),
-        (lambda: AFNO2d(16, sparsity_threshold=-0.1), ValueError, r"sparsity_threshold: expected a non-negative"),
+        (lambda: AFNO2d(16, sparsity_threshold=-0.1), ValueError, r"sparsity_threshold: expected a finite float >= 0"),
+        (lambda: AFNO2d(16, sparsity_threshold=float("nan")), ValueError, r"sparsity_threshold: .* got nan"),
         (lambda: AFNO2d(16, fft_norm="none"), ValueError, r"fft_norm: expected one of"),
         (lambda: AFNO2d(16, modes=(0, 3)), ValueError, r"modes: expected positive"),
         (lambda: AFNO2d(16, modes=(2.5, 3)), TypeError, r"modes: expected a pair of ints"),
@@ -106,3 +107,56 @@ def test_image_errors():
 def test_backbone_and_registry_arguments_are_named(build, error, message):
     with pytest.raises(error, match=message):
         build()
+
+
+def _decoder(**weights):
+    from afno_tutorial.fewshot import MaskedAutoencoder
+
+    return MaskedAutoencoder(VisionBackbone(dim=16, depth=1, img_size=32), **weights)
+
+
+def _benchmark(**settings):
+    from afno_tutorial.bench import run_benchmark
+
+    return run_benchmark(["copy"], [4], dim=8, repeats=1, memory=False, progress=False, **settings)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        # NaN compares false with every bound, so a check written as `value < 0` would let it through.
+        (lambda: AFNO2d(16, sparsity_threshold=float("inf")), r"^sparsity_threshold: expected a finite float >= 0"),
+        (lambda: _decoder(visible_weight=float("nan")), r"^visible_weight: expected a finite float >= 0, got nan"),
+        (lambda: _decoder(texture_weight=-1.0), r"^texture_weight: expected a finite float >= 0, got -1.0"),
+        (lambda: _benchmark(time_budget=float("nan")), r"^time_budget: expected a finite float > 0, got nan"),
+        (lambda: _benchmark(memory_budget=0), r"^memory_budget: expected a finite float > 0, got 0.0"),
+        (lambda: _benchmark(warmup_seconds=float("inf")), r"^warmup_seconds: expected a finite float >= 0, got inf"),
+    ],
+)
+def test_float_arguments_refuse_nan_infinity_and_values_out_of_range(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_check_float_bounds_and_types():
+    from afno_tutorial.checks import check_float
+
+    assert check_float(0, "a", low=0.0) == 0.0 and isinstance(check_float(2, "a"), float)
+    assert check_float(0.5, "a", low=0.0, high=1.0, high_open=True) == 0.5
+    for value, bounds in [(0.0, dict(low=0.0, low_open=True)), (1.0, dict(high=1.0, high_open=True)),
+                          (1.5, dict(high=1.0)), (float("-inf"), {}), (float("nan"), dict(low=0.0))]:
+        with pytest.raises(ValueError, match=r"^a: expected a finite float"):
+            check_float(value, "a", **bounds)
+    for value in (True, "1", None, 1j):
+        with pytest.raises(TypeError, match=r"^a: expected a finite float"):
+            check_float(value, "a")
+
+
+def test_check_writable_folder_creates_the_folder_or_names_the_argument(tmp_path):
+    from afno_tutorial.checks import check_writable_folder
+
+    assert check_writable_folder(tmp_path / "a" / "b", "--out") == tmp_path / "a" / "b" and (tmp_path / "a").is_dir()
+    expected = r"^--out: expected a folder that can be written, cannot write to /proc/x"
+    with pytest.raises(ValueError, match=expected) as info:
+        check_writable_folder("/proc/x", "--out")
+    assert isinstance(info.value.__cause__, OSError)

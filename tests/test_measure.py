@@ -103,3 +103,12 @@ def test_fits() -> None:
     assert a == pytest.approx(3.0) and b == pytest.approx(2.0)
     with pytest.raises(ValueError, match="x, y: expected at least two points"):
         measure.fit_power_law([1, 2], [1.0, 0.0])
+
+
+def test_add_step_time_is_the_mean_over_every_session() -> None:
+    history = {"seconds_per_step": float("nan"), "timed_steps": 0}
+    measure.add_step_time(history, 0, 5.0)  # nothing timed: nothing changes
+    assert history["timed_steps"] == 0 and math.isnan(history["seconds_per_step"])
+    measure.add_step_time(history, 4, 2.0)  # a first session: 4 steps in 2 s
+    measure.add_step_time(history, 1, 1.5)  # resumed: 1 step in 1.5 s
+    assert history == {"seconds_per_step": pytest.approx(3.5 / 5), "timed_steps": 5}

@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 
 from afno_tutorial import VisionBackbone, bench, build_mixer, register_mixer, unregister_mixer  # noqa: E402
 from afno_tutorial.fewshot.cli import main as fewshot_main  # noqa: E402
-from afno_tutorial.fewshot.protocol import MIN_EVAL_IMAGES  # noqa: E402
 from afno_tutorial.fewshot.pretrain import load_pretrained  # noqa: E402
 from afno_tutorial.fewshot.pretrain import main as pretrain_main  # noqa: E402
+from afno_tutorial.fewshot.protocol import MIN_EVAL_IMAGES  # noqa: E402
 from afno_tutorial.flops import mixer_flops  # noqa: E402
 from afno_tutorial.mixers import available_mixers, find_mixer, mixer_info  # noqa: E402
 from afno_tutorial.viz.colours import PALETTE, mixer_colour, mixer_colours, mixer_label, series_colours  # noqa: E402
@@ -103,6 +103,11 @@ def test_toy_gets_its_own_colour(toy) -> None:
             for name in ("afno", toy.NAME) for t in (16, 64)]  # fmt: skip
     lines = {line.get_label().split(":")[0]: line.get_color() for line in plot_scaling(rows).axes[0].get_lines()}
     assert lines == {"afno": colours["afno"], toy.NAME: colours[toy.NAME]}
+    # SegFormer's figures colour a configuration by the mixer it is named after, a registered toy included
+    from afno_tutorial.viz.segformer import mixer_colour as segformer_colour
+
+    assert segformer_colour(f"{toy.NAME}, stage 1") == colours[toy.NAME]
+    assert segformer_colour("AFNO, all stages") == colours["afno"] and segformer_colour("other") == "tab:gray"
     with pytest.raises(ValueError, match="name: expected a registered mixer"):
         mixer_colour("roundtrip")
 
@@ -113,8 +118,9 @@ def test_toy_is_a_choice_of_pretraining_and_few_shot(toy, tmp_path, capsys) -> N
                    "--out", str(out), "--state-dir", str(state), "--device", "cpu"])  # fmt: skip
     backbone, meta = load_pretrained(toy.NAME, out)
     assert meta["config"]["mixer"] == toy.NAME and isinstance(backbone.blocks[0].mixer, toy.DepthwiseConv2d)
-    fewshot_main(["--mixer", toy.NAME, "--shots", "1", "--seeds", "1", "--eval-images", str(MIN_EVAL_IMAGES), "--head-steps", "2",
-                  "--device", "cpu", "--checkpoints", str(out), "--out", str(tmp_path / "fewshot")])  # fmt: skip
+    fewshot_main(["--mixer", toy.NAME, "--shots", "1", "--seeds", "1", "--eval-images", str(MIN_EVAL_IMAGES),
+                  "--head-steps", "2", "--device", "cpu", "--checkpoints", str(out),
+                  "--out", str(tmp_path / "fewshot")])  # fmt: skip
     saved = json.loads((tmp_path / "fewshot" / "results.json").read_text())
     assert [r["mixer"] for r in saved["summary"]] == [toy.NAME]
     assert (tmp_path / "fewshot" / "fewshot_miou.png").exists()

@@ -36,13 +36,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from .. import measure
+from ..checks import check_writable_folder
 from ..config import describe_device
 from ..mixers import available_mixers
 from ..viz.scaling import plot_scaling
@@ -86,14 +86,12 @@ _POSITIVE = _number(float, 0, "positive number")
 
 def _writable(parser: argparse.ArgumentParser, flag: str, stem: str) -> None:
     """Refuse ``stem`` (``--out``, or the ``.png`` beside ``--replot``'s file) unless its folder can be written."""
-    folder = Path(stem).parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
-    except OSError as error:
+        check_writable_folder(Path(stem).parent, flag)
+    except ValueError as error:
+        cause = error.__cause__
         parser.error(f"argument {flag}: expected a path in a writable folder, got {stem!r} "
-                     f"({error.strerror or error})")  # fmt: skip
+                     f"({cause.strerror or cause})")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

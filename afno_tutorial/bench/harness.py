@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .. import measure
-from ..checks import check_nonnegative_float, check_positive_float, check_positive_int
+from ..checks import check_float, check_positive_int
 from ..config import describe_device
 from ..mixers import available_mixers, mixer_info
 from .isolate import measure_memory_subprocess, time_subprocess
@@ -96,10 +96,10 @@ def check_settings(mixers: Sequence[str | MixerSpec], grids: Sequence[int], dim:
     check_positive_int(rounds, "rounds")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup: expected a non-negative int, got {warmup!r}")
-    if warmup_seconds is not None and not math.isfinite(check_nonnegative_float(warmup_seconds, "warmup_seconds")):
-        raise ValueError(f"warmup_seconds: expected a finite number of seconds, got {warmup_seconds}")
-    check_positive_float(time_budget, "time_budget")
-    check_positive_float(memory_budget, "memory_budget")
+    if warmup_seconds is not None:
+        check_float(warmup_seconds, "warmup_seconds", low=0.0)
+    check_float(time_budget, "time_budget", low=0.0, low_open=True)
+    check_float(memory_budget, "memory_budget", low=0.0, low_open=True)
     if isinstance(grids, (str, bytes)) or not isinstance(grids, Sequence) or not grids:
         raise ValueError(f"grids: expected a non-empty list of positive ints (square grid sides), got {grids!r}")
     for g in grids:

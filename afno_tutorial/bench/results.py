@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import versions
+from ..config import describe_device, versions
 from ..measure import fit_power_law, fit_slope
 from .targets import target_checks
 
@@ -112,6 +113,20 @@ def save_results(results: Sequence[dict[str, Any]], stem: str | Path, command: s
     return [csv_path, json_path]
 
 
+def save_script_results(path: str | Path, script: str, argv: Sequence[str] | None, rows: Sequence[dict[str, Any]],
+                        **extra: Any) -> Path:
+    """Write the rows of one of the scripts in ``benchmarks/`` as JSON at ``path``: the command that made them
+    (``python benchmarks/<script> <argv>``; ``argv`` ``None``: this process's arguments), the versions, the CPU
+    (these scripts time the CPU), ``extra`` and the rows (``"results"``). Returns the path."""
+    path = Path(path)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    payload = {"command": " ".join(["python", f"benchmarks/{script}", *arguments]), "versions": versions(),
+               "device": describe_device("cpu"), **extra, "results": list(rows)}  # fmt: skip
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 # The keys every saved row has: what the table, the plots and the target checks read.
 _ROW_KEYS = ("mixer", "mode", "tokens", "status", "time_s", "memory_bytes", "flops")
 
@@ -148,5 +163,6 @@ def load_results(path: str | Path) -> list[dict[str, Any]]:
     return load_payload(path)["results"]
 
 
-__all__ = ["CSV_FIELDS", "format_table", "load_payload", "load_results", "power_law", "save_results", "slopes",
+__all__ = ["CSV_FIELDS", "format_table", "load_payload", "load_results", "power_law", "save_results",
+           "save_script_results", "slopes",
            "tokens_for"]  # fmt: skip

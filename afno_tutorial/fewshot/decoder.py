@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_nonnegative_float, check_positive_int
+from ..checks import check_float, check_positive_int
 from ..masking import masked_mse
 from ..models import Block, InpaintingModel, VisionBackbone
 from .targets import filter_bank, standardise, texture_energy
@@ -89,9 +89,9 @@ class MaskedAutoencoder(InpaintingModel):
         if not pools or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0 for k in pools):
             raise ValueError(f"pools: expected odd neighbourhood sizes >= 1 (in patches), got {pools!r}")
         self.pools = tuple(pools)
-        self.visible_weight = check_nonnegative_float(visible_weight, "visible_weight")
-        self.pixel_weight = check_nonnegative_float(pixel_weight, "pixel_weight")
-        self.texture_weight = check_nonnegative_float(texture_weight, "texture_weight")
+        self.visible_weight = check_float(visible_weight, "visible_weight", low=0.0)
+        self.pixel_weight = check_float(pixel_weight, "pixel_weight", low=0.0)
+        self.texture_weight = check_float(texture_weight, "texture_weight", low=0.0)
         if self.pixel_weight == 0 and self.texture_weight == 0:
             raise ValueError("pixel_weight, texture_weight: expected at least one positive weight, got both 0")
         width = decoder_dim if decoder_depth else backbone.dim
@@ -116,14 +116,7 @@ class MaskedAutoencoder(InpaintingModel):
                 patch_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(pixels (B, C, H, W), texture energy (B, h, w, F))`` predicted for every patch (the encoder sees
         :func:`normalise_input` of ``images``; pixels are predicted in the images' own units)."""
-        tokens = self.backbone.patch_embed(normalise_input(images))
-        if patch_mask is not None:
-            if patch_mask.shape != tokens.shape[:3] or patch_mask.dtype != torch.bool:
-                raise ValueError(
-                    f"patch_mask: expected a bool tensor of shape {tuple(tokens.shape[:3])}, "
-                    f"got {patch_mask.dtype} {tuple(patch_mask.shape)}"
-                )
-            tokens = torch.where(patch_mask[..., None], self.mask_token.to(tokens.dtype), tokens)
+        tokens = self.hide_patches(self.backbone.patch_embed(normalise_input(images)), patch_mask)
         x = self.decoder_embed(self.backbone.forward_tokens(tokens))
         for block in self.decoder_blocks:
             x = block(x)

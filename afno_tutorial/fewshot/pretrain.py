@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from ..checks import check_writable_folder
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
@@ -150,11 +150,9 @@ def _minutes(text: str) -> float:
 def _check_writable(parser: argparse.ArgumentParser, folder: Path, flag: str) -> None:
     """Refuse (exit 2) a folder that cannot be created or written, before any work starts."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        parser.error(f"{flag}: expected a folder that can be written, cannot write to {folder} ({exc.strerror or exc})")
+        check_writable_folder(folder, flag)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def _unfinished(state: Path) -> bool:

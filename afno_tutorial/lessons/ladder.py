@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from .. import measure, spectral
-from ..checks import check_pair, check_positive_int
+from ..checks import check_float, check_pair, check_positive_int
 from ..config import describe_device, seed_everything
 from ..flops import count_flops, mixer_flops
 from ..mixers import AFNO2d, SpectralConv2d, build_mixer
@@ -84,9 +84,7 @@ def ladder_rungs(num_blocks: int = 8, modes: tuple[int, int] = (4, 4), sparsity_
     """The six rungs, FNO to AFNO (see the module docstring); ``modes`` is FNO's kept set for rungs 1-3."""
     k = check_positive_int(num_blocks, "num_blocks")
     modes = spectral.check_modes(modes)
-    lam = sparsity_threshold
-    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam > 0):
-        raise ValueError(f"sparsity_threshold: expected a positive number, got {lam!r}")
+    lam = check_float(sparsity_threshold, "sparsity_threshold", low=0.0, low_open=True)
     shared = {"num_blocks": k, "mlp_layers": 1, "sparsity_threshold": 0.0, "bias": False}
     m_y, m_x = modes
     return [

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import spectral
-from ..checks import check_finite_nonnegative_float, check_positive_int, check_tokens
+from ..checks import check_float, check_positive_int, check_tokens
 from ._cpu import afno_cpu, cpu_path, release_cpu_buffers  # noqa: F401 (re-exported: afno_tutorial.release_cpu_buffers)
 
 PATHS = ("auto", "plain", "pocketfft")
@@ -60,8 +60,9 @@ class AFNO2d(nn.Module):
             ``irfft2`` as the reference code does (what CPU ``irfft2`` does is the same projection).
         path: ``"plain"``: :meth:`forward`'s computation, on every device. ``"auto"`` (default): on a CPU, inputs
             larger than the thresholds of :mod:`afno_tutorial.mixers._cpu` (12 MiB, or 8 MiB when no gradient
-            is recorded, on grids of at least 48x48 tokens) take the fast CPU path, the rest the plain one. ``"pocketfft"``: the fast CPU path for
-            every CPU input. Both give the same outputs and gradients (tested).
+            is recorded, on grids of at least 48x48 tokens) take the fast CPU path, the rest the plain one.
+            ``"pocketfft"``: the fast CPU path for every CPU input. Both give the same outputs and gradients
+            (tested).
         keep_activations: on the fast CPU path, when a graph is recorded, keep the MLP's input bins, hidden
             activations and soft-shrink mask until the backward (default; about 2.3x the input's size) instead
             of recomputing them there from the input (``False``). The same outputs and gradients either way.
@@ -107,7 +108,7 @@ class AFNO2d(nn.Module):
         self.num_blocks = num_blocks
         self.block_size = dim // num_blocks
         self.hidden_size_factor = hidden_size_factor
-        self.sparsity_threshold = check_finite_nonnegative_float(sparsity_threshold, "sparsity_threshold")
+        self.sparsity_threshold = check_float(sparsity_threshold, "sparsity_threshold", low=0.0)
         self.hard_thresholding_fraction = spectral.check_fraction(hard_thresholding_fraction)
         self.fft_norm = spectral.check_norm(fft_norm)
         self.modes = spectral.check_modes(modes)

@@ -33,6 +33,7 @@ from ..checks import check_pair, check_positive_int
 from ..config import describe_device, versions
 from ..config import device as pick_device
 from ..data.augment import IGNORE_INDEX
+from ..measure import add_step_time
 from ..train import autocast, confusion_matrix, iou_from_confusion, load_checkpoint, save_checkpoint
 from .model import normalize
 
@@ -263,7 +264,7 @@ def train_segformer(
                     on_step(step - 1, value)
                 out_of_time = max_seconds is not None and time.perf_counter() - began > max_seconds
                 if interrupt.requested or out_of_time or (step % checkpoint_every == 0 and step < steps):
-                    _update_timing(history, timed, time.perf_counter() - last_save)
+                    add_step_time(history, timed, time.perf_counter() - last_save)
                     timed, last_save = 0, time.perf_counter()
                     saved = step
                     if not save(step, rng):
@@ -273,7 +274,7 @@ def train_segformer(
                     break
     finally:
         bar.close()
-        _update_timing(history, timed, time.perf_counter() - last_save)
+        add_step_time(history, timed, time.perf_counter() - last_save)
         history["completed"] = step >= steps
         if clean and saved != step and not save(step, rng):
             warnings.warn(f"the state after step {step} is not finite: the checkpoint keeps the last finite one",
@@ -282,15 +283,6 @@ def train_segformer(
     if interrupt.requested:
         raise KeyboardInterrupt(f"stopped after step {step}; the checkpoint resumes from there")
     return history
-
-
-def _update_timing(history: dict, steps: int, seconds: float) -> None:
-    if steps == 0:
-        return
-    done = history["timed_steps"]
-    old = history["seconds_per_step"] if done else 0.0
-    history["seconds_per_step"] = (old * done + seconds) / (done + steps)
-    history["timed_steps"] = done + steps
 
 
 def _window_starts(size: int, crop: int, stride: int) -> list[int]:

@@ -132,8 +132,9 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
     ax = axes[0, 0]
     names = list(consistency)
     colours = label_colours(names + list(psnr or {}))
+    registered = {key for n in mixer_colours() for key in (n, mixer_label(n).lower())}  # names and labels
     ax.bar(names, [max(v, 1e-9) for v in consistency.values()], color=[colours[n] for n in names],
-           hatch=["//" if n.lower() not in ("afno", "gfn", "fno", "attention") else "" for n in names],
+           hatch=["//" if n.lower() not in registered else "" for n in names],
            edgecolor="k", linewidth=0.5)
     ax.set_yscale("log")
     ax.set_ylabel("||f(up x) - up f(x)|| / ||up f(x)||")

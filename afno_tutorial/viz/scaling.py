@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 from ..bench.profile import KINDS
 from ..measure import fit_slope
@@ -34,7 +35,8 @@ def plot_scaling(
     quantities = [q for q in quantities if any(r.get(q) is not None for r in results)]
     if not quantities:
         raise ValueError("results: no rows with measured time, memory or FLOPs to plot")
-    fig, axes = plt.subplots(1, len(quantities), figsize=(6.2 * len(quantities), 4.0 + 0.11 * len(results) // 2), squeeze=False)
+    height = 4.0 + 0.11 * len(results) // 2
+    fig, axes = plt.subplots(1, len(quantities), figsize=(6.2 * len(quantities), height), squeeze=False)
     mixers = list(dict.fromkeys(r["mixer"] for r in results))
     modes = list(dict.fromkeys(r["mode"] for r in results))
     colours = series_colours(mixers)  # a registered mixer in its own colour, variants and baselines in others
@@ -64,10 +66,12 @@ def plot_scaling(
         ax.set_ylabel(name)
         ax.set_title(f"{name.split(' (')[0]} (slopes fitted from {min_tokens_for_slope} tokens)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
-        # Two legend columns fit under a panel only while the labels are short.
+        # Two legend columns fit under a panel only while the labels are short. The legend hangs a fixed distance
+        # below the panel (clear of the tick labels and the axis label whatever the panel's height).
         longest = max((len(t) for t in ax.get_legend_handles_labels()[1]), default=0)
-        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2 if longest <= 42 else 1,
-                  frameon=False)
+        below = ax.transAxes + ScaledTranslation(0, -0.6, fig.dpi_scale_trans)
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
+                  ncol=2 if longest <= 42 else 1, frameon=False)
     fig.suptitle(f"Token mixers: cost against tokens on {device}" if device else "Token mixers: cost against tokens")
     fig.tight_layout()
     return fig

@@ -9,6 +9,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+from ..mixers import available_mixers
 from .colours import mixer_colour as _registered_colour
 
 IGNORED_COLOUR = (0.0, 0.0, 0.0)
@@ -18,7 +19,7 @@ def mixer_colour(name: str) -> str:
     """The one colour of the mixer a configuration or slot is named after (``"AFNO, stage 1"``, ``"attention (sr 8)"``,
     ``"full attention, all stages"``: the registered mixer's colour); grey for anything else."""
     key = name.lower().removeprefix("full ").removeprefix("efficient ")
-    for mixer in ("afno", "gfn", "fno", "attention"):
+    for mixer in sorted(available_mixers(), key=len, reverse=True):  # every registered mixer, longest name first
         if key.startswith(mixer):
             return _registered_colour(mixer)
     return "tab:gray"

@@ -23,7 +23,8 @@ MIN_TOKENS = 48 * 48
 
 
 def cpu_path(mixer: nn.Module, x: torch.Tensor) -> str:
-    """The path ``mixer.forward`` (an :class:`~afno_tutorial.mixers.afno.AFNO2d`) takes for ``x: (B, H, W, C)``: ``"plain"`` or ``"pocketfft"`` (see ``AFNO2d.path``)."""
+    """The path ``mixer.forward`` (an :class:`~afno_tutorial.mixers.afno.AFNO2d`) takes for ``x: (B, H, W, C)``:
+    ``"plain"`` or ``"pocketfft"`` (see ``AFNO2d.path``)."""
     if mixer.path == "plain" or x.device.type != "cpu" or not _plain_tensors(x, *mixer.parameters()):
         return "plain"
     if mixer.path == "pocketfft":

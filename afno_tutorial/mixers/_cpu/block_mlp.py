@@ -1,14 +1,13 @@
 """AFNO's block-diagonal complex MLP as real matrix products on interleaved (real, imaginary) bins.
 
-The fast CPU paths of :class:`~afno_tutorial.mixers.afno.AFNO2d` (:mod:`.afno_pocketfft`, :mod:`.afno_tiled`) hold
-the kept bins of one channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin ``i``, columns ``(re c0, im c0,
-re c1, ...)``: that is :func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex
-``b_in x b_out`` weight then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise
-ReLU and soft-shrink act on that view directly, and both layers are plain (fused-bias) matrix products. This module
-runs the MLP on such matrices and gives its hand-written backward pass: on one block's bins (``forward_``,
-``backward_``; the tiled path), or on block-major ``(k, n, 2b)`` chunks of every block (``forward_blocks`` one
-block at a time, ``backward_blocks`` in products batched over the blocks; the pocketfft path), which can also keep
-the activations the backward needs.
+The fast CPU path of :class:`~afno_tutorial.mixers.afno.AFNO2d` (:mod:`.pocketfft`) holds the kept bins of one
+channel block as a real ``(n, 2b)`` matrix, row ``i`` = bin ``i``, columns ``(re c0, im c0, re c1, ...)``: that is
+:func:`torch.view_as_real` of a complex ``(n, b)`` matrix, so no copy is needed. A complex ``b_in x b_out`` weight
+then is the real ``2 b_in x 2 b_out`` matrix of :func:`real_block_weight`, the component-wise ReLU and soft-shrink
+act on that view directly, and both layers are plain (fused-bias) matrix products. This module runs the MLP on
+block-major ``(k, n, 2b)`` chunks of every block (``forward_blocks``, one block at a time) and gives its
+hand-written backward pass (``backward_blocks``, products batched over the blocks); the forward can also keep the
+activations the backward needs.
 """
 
 from __future__ import annotations
@@ -108,7 +107,7 @@ class BlockMLP:
         return buffer[:numel].view(shape)
 
     def forward_blocks(self, z: torch.Tensor, out: torch.Tensor, hidden: torch.Tensor | None = None,
-                       mask: torch.Tensor | None = None, add: bool = False) -> None:
+                       mask: torch.Tensor | None = None) -> None:
         """The MLP of every block on block-major bins ``z`` into ``out``.
 
         One block at a time: a block's temporaries (``n x 2h``) stay in a core's cache between its two products,
@@ -117,17 +116,12 @@ class BlockMLP:
         Args:
             z: ``(k, n, 2b)`` interleaved input bins, block-major, each block's ``(n, 2b)`` matrix with unit
                 column stride (rows may be strided); ``out`` may be ``z``.
-            out: ``(k, n, 2b)``, receives the MLP's output (contiguous unless ``add``).
+            out: ``(k, n, 2b)`` contiguous, receives the MLP's output.
             hidden: ``(k, n, 2h)`` contiguous or ``None``: receives ``ReLU(z W1 + b1)`` for
                 :meth:`backward_blocks` (two-layer MLP only).
             mask: ``(k, n, 2b)`` bool or ``None``: receives where the soft-shrink passes its input (``|a| >
                 lambda``), for :meth:`backward_blocks` (only with a soft-shrink).
-            add: add the output onto ``out`` instead of writing it: with ``out`` the same strided view of a
-                spectrum as ``z``, the MLP runs on the bins where they are and adds its output back, with no
-                copy of the bins in or out.
         """
-        if add and mask is not None:
-            raise ValueError("mask: not available with add=True (the shrink's output is added, not kept)")
         n = z.shape[1]
         pre = self._work("pre", (n, 2 * self.block))
         scratch = self._work("hidden", (n, 2 * self.hidden)) if self.layers == 2 and hidden is None else None
@@ -138,11 +132,7 @@ class BlockMLP:
                 a = self.linear(h, j, 2, out=pre)
             else:
                 a = self.linear(z[j], j, 1, out=pre)
-            if add:
-                if self.threshold > 0:
-                    a = self._softshrink(a, pre)
-                out[j].add_(a)
-            elif self.threshold > 0:
+            if self.threshold > 0:
                 self._softshrink(a, out[j])
                 if mask is not None:
                     # S(a) != 0 exactly where |a| > lambda. A float-to-bool cast says where a value is nonzero
@@ -208,12 +198,12 @@ class BlockMLP:
         return torch.baddbmm(bias.unsqueeze(1), h, weight, out=out)
 
     def new_grads(self) -> dict[str, torch.Tensor]:
-        """Zeroed accumulators for :meth:`backward_`, one per real-matrix parameter."""
+        """Zeroed accumulators for :meth:`backward_blocks`, one per real-matrix parameter."""
         names = ("w1", "b1", "w2", "b2")
         return {name: torch.zeros_like(getattr(self, name)) for name in names if getattr(self, name) is not None}
 
     def param_grads(self, acc: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
-        """``acc`` of :meth:`backward_` as gradients of ``params``, each in its parameter's layout and dtype."""
+        """``acc`` of :meth:`backward_blocks` as gradients of ``params``, each in its parameter's layout and dtype."""
         grads = (
             complex_weight_grad(acc["w1"], self.block, self.hidden),
             _split_bias_grad(acc.get("b1")),

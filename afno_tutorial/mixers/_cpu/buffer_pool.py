@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from ...measure import register_cache_release
-from .huge_pages import advise_huge_pages
 
 
 class _Buffer:
@@ -73,7 +72,6 @@ class BufferPool:
             buffer = next((b for b in self._buffers if not b.busy and b.memory.nbytes == nbytes), None)
             if buffer is None:
                 buffer = _Buffer(nbytes)
-                advise_huge_pages(torch.from_numpy(buffer.memory))  # before the first write
                 self._buffers.append(buffer)
             buffer.busy = True
             self._trim()

@@ -14,9 +14,7 @@ needs one spectrum:
    gathered block-major into a small buffer, ``(k, n, 2b)``: for each channel block, its interleaved (real,
    imaginary) channels of every bin, so that each block's bins are one contiguous matrix. The MLP runs on the
    buffer as real matrix products (:mod:`.block_mlp`), and its output replaces the bins (is added onto them with
-   ``inner_skip``). When nothing is kept for the backward and every column is kept (fraction 1), a chunk's rows
-   and columns collapse into one axis, so each block's bins already are one matrix (rows ``2C`` apart): the MLP
-   reads them where they are, with no gather.
+   ``inner_skip``).
 3. The bins outside the kept set are zeroed (with ``inner_skip`` they keep ``x``'s own spectrum, so that the
    inverse transforms return ``x`` plus the mixer's field), the kept columns are transformed back over ``H`` in
    place, and ``irfft`` over ``W`` ends the round trip.
@@ -156,17 +154,6 @@ def _block_view(view: torch.Tensor, blocks: int) -> torch.Tensor:
     return torch.view_as_real(view).view(rows, cols, blocks, 2 * channels // blocks).permute(2, 0, 1, 3)
 
 
-def _block_rows(view: torch.Tensor, blocks: int) -> torch.Tensor | None:
-    """A chunk's complex bins ``(r, m_x, C)`` as the real ``(k, r * m_x, 2b)`` view (block ``j``'s bins are the rows of
-    one strided matrix) where its rows and columns collapse into one axis (all ``W//2+1`` columns kept, or one
-    row); ``None`` otherwise."""
-    rows, cols, channels = view.shape
-    if rows > 1 and view.stride(0) != cols * view.stride(1):
-        return None
-    flat = torch.view_as_real(view).view(rows * cols, blocks, 2 * channels // blocks)
-    return flat.permute(1, 0, 2)
-
-
 class _Kept:
     """What the forward keeps for the backward when a graph is recorded (``keep_activations``): the MLP's input
     bins, its hidden activations and the soft-shrink's mask, flat. Each chunk of :func:`_chunks` owns a
@@ -217,10 +204,6 @@ class _AFNOPocketFFT(torch.autograd.Function):
         for view in _chunks(spec, m_x, m_y, rows):
             r = view.shape[0]
             n = r * m_x
-            in_place = None if kept is not None else _block_rows(view, k)
-            if in_place is not None:  # the MLP reads its bins where they are and writes (adds) its output back
-                mlp.forward_blocks(in_place, in_place, add=skip)
-                continue
             out = buffer[: chunk_numel * r // rows].view(k, n, -1)
             z, hidden, mask = kept.chunk(start, n) if kept is not None else (out, None, None)
             z.view(k, r, m_x, -1).copy_(_block_view(view, k))  # the MLP's input, gathered block-major
