@@ -284,9 +284,23 @@ def test_inference_path_matches_the_autograd_path(size, kwargs):
     torch.testing.assert_close(without, afno_per_bin_loop(mixer, x).detach(), rtol=1e-10, atol=1e-10)
 
 
-def test_the_shipped_backbone_trained_with_the_inner_skip_keeps_it():
+def test_a_saved_backbone_keeps_the_skip_structure_it_was_trained_with(tmp_path):
+    """A backbone saved with the reference's inner skip loads with it (same outputs); the shipped AFNO backbone was
+    trained under the one mixer contract (no inner skip) and loads that way."""
     from afno_tutorial.fewshot.pretrain import load_pretrained
+    from afno_tutorial.models import VisionBackbone
+    from afno_tutorial.train import load_backbone, save_backbone
 
-    backbone, meta = load_pretrained("afno")
+    config = {"mixer": "afno", "dim": 16, "depth": 2, "patch_size": 4, "img_size": 16,
+              "mixer_kwargs": {"inner_skip": True}}
+    torch.manual_seed(0)
+    saved = VisionBackbone(**config).eval()
+    save_backbone(saved, tmp_path / "b.pt", config)
+    loaded, meta = load_backbone(tmp_path / "b.pt")
     assert meta["config"]["mixer_kwargs"]["inner_skip"] is True
-    assert all(block.mixer.inner_skip for block in backbone.blocks)
+    assert all(block.mixer.inner_skip for block in loaded.blocks)
+    images = torch.randn(2, 3, 16, 16)
+    torch.testing.assert_close(loaded.eval()(images), saved(images))
+
+    shipped, _ = load_pretrained("afno")
+    assert not any(block.mixer.inner_skip for block in shipped.blocks)
