@@ -40,6 +40,7 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
+import json
 import math
 from pathlib import Path
 
@@ -295,24 +296,25 @@ for label, (rows, name) in sources.items():
 # Everything above compares algorithms in plain PyTorch. The library's `AFNO2d` also has a faster CPU path, used
 # by default for large inputs: SciPy's FFT over the channels-last tensor (no transposes), transforms in place, the
 # block MLP as real matrix products, a hand-written backward, and reused buffers. It computes the same numbers
-# (tested to float64 rounding). How much it adds, on the project's 2-core CPU at the largest measured grid
-# (`benchmarks/cpu_2threads_paths.json`, each configuration in a fresh process):
+# (tested to float64 rounding). How much it adds on the project's 2-core CPU, the two paths timed alternately in
+# one process, median of the per-cycle ratios (`benchmarks/cpu_2threads_ablation_fastpath_65k.json` at 65,536
+# tokens, `benchmarks/cpu_2threads_switch_points.json` on smaller grids):
 
 # %%
 if folder is not None:
-    paths = bench.load_results(folder / "cpu_2threads_paths.json")
-    fast_path, plain = (measured(paths, f"afno:path='{p}'", "forward") for p in ("pocketfft", "plain"))
-    largest = max(set(fast_path) & set(plain))
-    speedup = plain[largest] / fast_path[largest]
-    print(f"AFNO forward at {largest:,} tokens, C = 256: plain path {plain[largest]:.3f} s, fast CPU path "
-          f"{fast_path[largest]:.3f} s: {speedup:.1f}x")
-    print("plain / fast at each grid: " + ", ".join(f"{n:,} tokens {plain[n] / fast_path[n]:.2f}x"
-                                                    for n in sorted(set(fast_path) & set(plain))))
+    fast = json.loads((folder / "cpu_2threads_ablation_fastpath_65k.json").read_text())["results"]
+    ratio = {r["mode"]: r["ratio_off_on"] for r in fast}  # readable path time / fast path time
+    largest, speedup = 256 * 256, ratio["forward"]
+    print(f"AFNO at {largest:,} tokens, C = 256: readable / fast CPU path = {ratio['forward']:.1f}x forward, "
+          f"{ratio['backward']:.1f}x forward+backward")
+    switch = json.loads((folder / "cpu_2threads_switch_points.json").read_text())["results"]
+    print("readable / fast, one image, forward: " + ", ".join(
+        f"{r['tokens']:,} tokens {r['ratio']:.2f}x" for r in switch if r["shape"][0] == 1 and r["mode"] == "forward"))
 
 # %% [markdown]
-# That factor is engineering, not algorithm. It grows with the grid (the second line: about 1 where everything fits
-# in the caches, the factor above at the largest grid), because what it saves is mostly memory traffic: transposes
-# and full-size temporaries. So on a CPU it lowers AFNO's curve and its fitted slope, and moves the crossover with
+# That factor is engineering, not algorithm. It grows with the grid (the second line: below 1 on small grids, which
+# is why `AFNO2d` keeps them on the readable path, then rising towards the factor above), because what it saves is
+# mostly memory traffic: transposes and full-size temporaries. So on a CPU it lowers AFNO's curve and its fitted slope, and moves the crossover with
 # attention to fewer tokens; it does not change the comparison of algorithms above, a slope of 2 against one near 1.
 # How it is built, measured and checked against the FFT floors is in
 # [`benchmarks/README.md`](../benchmarks/README.md).
