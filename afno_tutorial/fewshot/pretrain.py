@@ -122,7 +122,8 @@ def pretrain_backbone(
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     # The kept backbone takes raw pixels; float16 storage keeps every shipped file small.
-    save_backbone(fold_input_normalisation(model.backbone.cpu()), Path(out) / f"{mixer}.pt", config, meta, dtype=torch.float16)
+    save_backbone(fold_input_normalisation(model.backbone.cpu()), Path(out) / f"{mixer}.pt", config, meta,
+                  dtype=torch.float16)
     return meta
 
 
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=_positive_int, default=RECIPE["dim"])
     parser.add_argument("--depth", type=_positive_int, default=RECIPE["depth"])
     parser.add_argument("--batch-size", type=_positive_int, default=RECIPE["batch_size"])
-    parser.add_argument("--mask-ratio", type=_fraction, default=RECIPE["mask_ratio"], help="fraction of patches hidden, in [0, 1)")
+    parser.add_argument("--mask-ratio", type=_fraction, default=RECIPE["mask_ratio"],
+                        help="fraction of patches hidden, in [0, 1)")
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--state-dir", type=Path, default=Path("runs/pretrain"), help="resumable training state")
     parser.add_argument("--max-minutes", type=_minutes, default=None, help="stop (resumably) after this long")
