@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -85,13 +87,36 @@ def check_float(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}")
     value = float(value)
-    if (
-        not math.isfinite(value)
-        or (low is not None and (value <= low if low_open else value < low))
-        or (high is not None and (value >= high if high_open else value > high))
-    ):
+    if _out_of_bounds(value, low, high, low_open, high_open):
         raise ValueError(f"{name}: expected {expected}, got {value}")
     return value
+
+
+def _out_of_bounds(value: float, low: float | None, high: float | None, low_open: bool, high_open: bool) -> bool:
+    """Whether ``value`` is NaN, infinite or outside ``[low, high]`` (an end excluded where it is open)."""
+    return (
+        (isinstance(value, float) and not math.isfinite(value))
+        or (low is not None and (value <= low if low_open else value < low))
+        or (high is not None and (value >= high if high_open else value > high))
+    )
+
+
+def argparse_number(kind: type[int] | type[float], what: str, *, low: float | None = None, high: float | None = None,
+                    low_open: bool = False, high_open: bool = False) -> Callable[[str], int | float]:
+    """An argparse ``type`` for the command lines: ``kind(text)`` if it is finite and in ``[low, high]``
+    (``low_open``/``high_open`` exclude the end), else an ``argparse.ArgumentTypeError`` ``expected a <what>, got
+    '<text>'``, which argparse prints after the argument's name and exits with status 2."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if _out_of_bounds(value, low, high, low_open, high_open):
+            raise argparse.ArgumentTypeError(f"expected a {what}, got {text!r}")
+        return value
+
+    return parse
 
 
 def check_writable_folder(folder: str | Path, name: str) -> Path:

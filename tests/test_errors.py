@@ -152,6 +152,24 @@ def test_check_float_bounds_and_types():
             check_float(value, "a")
 
 
+def test_argparse_number_parses_in_bounds_and_refuses_the_rest():
+    import argparse
+
+    from afno_tutorial.checks import argparse_number
+
+    positive = argparse_number(int, "positive integer", low=1)
+    assert positive("3") == 3 and isinstance(positive("3"), int)
+    fraction = argparse_number(float, "fraction in [0, 1)", low=0, high=1, high_open=True)
+    assert fraction("0") == 0.0 and fraction("0.5") == 0.5
+    rate = argparse_number(float, "positive number", low=0, low_open=True)
+    assert rate("1e-9") == 1e-9
+    for parse, text in [(positive, "0"), (positive, "2.5"), (positive, "x"), (positive, ""), (fraction, "1"),
+                        (fraction, "-0.1"), (fraction, "nan"), (rate, "0"), (rate, "inf")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=r"^expected a .*, got " + repr(text)):
+            parse(text)
+    assert positive("1" + "0" * 400) == 10**400  # no float conversion of a large int
+
+
 def test_check_writable_folder_creates_the_folder_or_names_the_argument(tmp_path):
     from afno_tutorial.checks import check_writable_folder
 

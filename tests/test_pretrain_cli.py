@@ -90,10 +90,12 @@ def no_work(monkeypatch):
     [
         (["--out", "/proc/afno-tutorial-nope"], "--out: expected a folder that can be written"),
         (["--state-dir", "/proc/afno-tutorial-nope"], "--state-dir: expected a folder that can be written"),
-        (["--steps", "0"], "--steps: .*expected a positive int, got 0"),
-        (["--images", "-5"], "--images: .*expected a positive int, got -5"),
+        (["--steps", "0"], "argument --steps: expected a positive int, got '0'"),
+        (["--images", "-5"], "argument --images: expected a positive int, got '-5'"),
+        (["--dim", "many"], "argument --dim: expected a positive int, got 'many'"),
         (["--size", "30"], "--size: expected a multiple of the patch size 4, got 30"),
-        (["--max-minutes", "nan"], "--max-minutes: .*expected a finite number of minutes"),
+        (["--mask-ratio", "1"], r"argument --mask-ratio: expected a fraction in \[0, 1\), got '1'"),
+        (["--max-minutes", "nan"], "argument --max-minutes: expected a finite number of minutes >= 0, got 'nan'"),
     ],
 )
 def test_arguments_and_folders_are_checked_before_any_work(tmp_path, capsys, no_work, extra, message):

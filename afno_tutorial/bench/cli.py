@@ -34,7 +34,6 @@ nothing in the package imports it.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -42,7 +41,7 @@ from typing import Sequence
 import torch
 
 from .. import measure
-from ..checks import check_writable_folder
+from ..checks import argparse_number, check_writable_folder
 from ..config import describe_device
 from ..mixers import available_mixers
 from ..viz.scaling import plot_scaling
@@ -61,27 +60,10 @@ _FLAGS = {"mixers": "--mixers", "grids": "--grids", "dim": "--dim", "batch": "--
           "memory_budget": "--memory-budget-gb", "isolate": "--isolate", "profile": "--profile"}  # fmt: skip
 
 
-def _number(kind: type, least: float, what: str):
-    """An argparse ``type`` for numbers ``>= least`` (``> 0`` when ``least`` is 0 and ``what`` says positive)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        strict = what.startswith("positive")
-        if value is None or not math.isfinite(value) or value < least or (strict and value <= 0):
-            raise argparse.ArgumentTypeError(f"expected a {what}, got {text!r}")
-        return value
-
-    parse.__name__ = what
-    return parse
-
-
-_POSITIVE_INT = _number(int, 1, "positive integer")
-_COUNT = _number(int, 0, "non-negative integer")
-_SECONDS = _number(float, 0, "non-negative number")
-_POSITIVE = _number(float, 0, "positive number")
+_POSITIVE_INT = argparse_number(int, "positive integer", low=1)
+_COUNT = argparse_number(int, "non-negative integer", low=0)
+_SECONDS = argparse_number(float, "non-negative number", low=0)
+_POSITIVE = argparse_number(float, "positive number", low=0, low_open=True)
 
 
 def _writable(parser: argparse.ArgumentParser, flag: str, stem: str) -> None:

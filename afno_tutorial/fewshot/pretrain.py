@@ -17,14 +17,13 @@ device, versions); the decoder is dropped. Arguments and the output folders are 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from ..checks import check_writable_folder
+from ..checks import argparse_number, check_writable_folder
 from ..config import device as pick_device
 from ..config import seed_everything, versions
 from ..data import make_pretraining_images
@@ -127,25 +126,9 @@ def pretrain_backbone(
     return meta
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
-    return value
-
-
-def _minutes(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number of minutes >= 0, got {text}")
-    return value
+_POSITIVE_INT = argparse_number(int, "positive int", low=1)
+_FRACTION = argparse_number(float, "fraction in [0, 1)", low=0, high=1, high_open=True)
+_MINUTES = argparse_number(float, "finite number of minutes >= 0", low=0)
 
 
 def _check_writable(parser: argparse.ArgumentParser, folder: Path, flag: str) -> None:
@@ -165,18 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mixer", nargs="+", default=available_mixers(), choices=available_mixers(),
                         help="registered mixers (default: all)")
-    parser.add_argument("--steps", type=_positive_int, default=RECIPE["steps"])
-    parser.add_argument("--images", type=_positive_int, default=RECIPE["n_images"], help="number of pretraining images")
-    parser.add_argument("--size", type=_positive_int, default=RECIPE["img_size"],
+    parser.add_argument("--steps", type=_POSITIVE_INT, default=RECIPE["steps"])
+    parser.add_argument("--images", type=_POSITIVE_INT, default=RECIPE["n_images"], help="number of pretraining images")
+    parser.add_argument("--size", type=_POSITIVE_INT, default=RECIPE["img_size"],
                         help=f"image size, a multiple of the patch size {RECIPE['patch_size']}")
-    parser.add_argument("--dim", type=_positive_int, default=RECIPE["dim"])
-    parser.add_argument("--depth", type=_positive_int, default=RECIPE["depth"])
-    parser.add_argument("--batch-size", type=_positive_int, default=RECIPE["batch_size"])
-    parser.add_argument("--mask-ratio", type=_fraction, default=RECIPE["mask_ratio"],
+    parser.add_argument("--dim", type=_POSITIVE_INT, default=RECIPE["dim"])
+    parser.add_argument("--depth", type=_POSITIVE_INT, default=RECIPE["depth"])
+    parser.add_argument("--batch-size", type=_POSITIVE_INT, default=RECIPE["batch_size"])
+    parser.add_argument("--mask-ratio", type=_FRACTION, default=RECIPE["mask_ratio"],
                         help="fraction of patches hidden, in [0, 1)")
     parser.add_argument("--out", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--state-dir", type=Path, default=Path("runs/pretrain"), help="resumable training state")
-    parser.add_argument("--max-minutes", type=_minutes, default=None, help="stop (resumably) after this long")
+    parser.add_argument("--max-minutes", type=_MINUTES, default=None, help="stop (resumably) after this long")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--force", action="store_true",
                         help="retrain from scratch even if <out>/<mixer>.pt exists (discards saved training state)")
