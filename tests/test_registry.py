@@ -1,4 +1,5 @@
-"""A mixer registered once appears everywhere: the benchmark, pretraining, few-shot runs, FLOP counts, colours.
+"""A mixer registered once appears everywhere: the benchmark, pretraining, few-shot runs and their report, FLOP
+counts, colours.
 
 The toy mixer (``tests/toy_mixer.py``, a depthwise convolution) is registered on import, as a user's own mixer
 would be, and unregistered after the tests; no module of the package names it.
@@ -21,6 +22,7 @@ from afno_tutorial.fewshot.cli import main as fewshot_main  # noqa: E402
 from afno_tutorial.fewshot.pretrain import load_pretrained  # noqa: E402
 from afno_tutorial.fewshot.pretrain import main as pretrain_main  # noqa: E402
 from afno_tutorial.fewshot.protocol import MIN_EVAL_IMAGES  # noqa: E402
+from afno_tutorial.fewshot.report import conclusions  # noqa: E402
 from afno_tutorial.flops import mixer_flops  # noqa: E402
 from afno_tutorial.mixers import available_mixers, find_mixer, mixer_info  # noqa: E402
 from afno_tutorial.viz.colours import PALETTE, mixer_colour, mixer_colours, mixer_label, series_colours  # noqa: E402
@@ -124,6 +126,8 @@ def test_toy_is_a_choice_of_pretraining_and_few_shot(toy, tmp_path, capsys) -> N
     saved = json.loads((tmp_path / "fewshot" / "results.json").read_text())
     assert [r["mixer"] for r in saved["summary"]] == [toy.NAME]
     assert (tmp_path / "fewshot" / "fewshot_miou.png").exists()
+    # The report's sentences name it by its registered label.
+    assert conclusions(saved, shots=1)[0].startswith("Frozen features, K = 1: depthwise conv wins with ")
 
 
 def test_unknown_and_duplicate_names_are_refused(toy, tmp_path, capsys) -> None:

@@ -12,11 +12,7 @@ from pathlib import Path
 
 import torch
 
-NAMES = {"afno": "AFNO", "attention": "self-attention", "gfn": "GFN", "fno": "FNO"}
-
-
-def _name(mixer: str) -> str:
-    return NAMES.get(mixer, mixer)
+from ..mixers import mixer_label
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -114,19 +110,20 @@ def compare(results: dict, a: str = "afno", b: str = "attention", init: str = "p
         if ra is None or rb is None:
             continue
         gap, spread = 100 * (ra["miou_mean"] - rb["miou_mean"]), 100 * (ra["miou_std"] + rb["miou_std"])
-        verdict = (f"{_name(a) if gap > 0 else _name(b)} is clearly ahead" if abs(gap) > spread
+        name_a, name_b = mixer_label(a), mixer_label(b)
+        verdict = (f"{name_a if gap > 0 else name_b} is clearly ahead" if abs(gap) > spread
                    else "no clear difference (within the spread over seeds)")
-        lines.append(f"K = {k}: {_name(a)} {100 * ra['miou_mean']:.1f} % vs {_name(b)} {100 * rb['miou_mean']:.1f} % "
+        lines.append(f"K = {k}: {name_a} {100 * ra['miou_mean']:.1f} % vs {name_b} {100 * rb['miou_mean']:.1f} % "
                      f"mIoU (gap {gap:+.1f} points, spreads added {spread:.1f}): {verdict}.")
     return "\n".join(lines)
 
 
 def _gain_sentence(gains: dict[str, dict], what: str) -> str:
     helped = [m for m, g in gains.items() if g["z"] > 2]
-    parts = ", ".join(f"{_name(m)} {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f}" for m, g in gains.items())
+    parts = ", ".join(f"{mixer_label(m)} {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f}" for m, g in gains.items())
     return (f"{what} (pretrained minus random init, points of mIoU, ± the spread of the difference): {parts}; more "
             f"than two spreads for {len(helped)} of {len(gains)} mixers"
-            + (f" ({', '.join(_name(m) for m in helped)})." if helped else "."))
+            + (f" ({', '.join(mixer_label(m) for m in helped)})." if helped else "."))
 
 
 def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10, fresh: dict | None = None) -> list[str]:
@@ -139,19 +136,20 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10, fre
         return [f"No frozen-feature results at K = {shots}."]
     rows.sort(key=lambda r: -r["miou_mean"])
     best, second = rows[0], rows[1] if len(rows) > 1 else None
-    out = [f"Frozen features, K = {shots}: {_name(best['mixer'])} wins with {100 * best['miou_mean']:.1f} ± "
+    out = [f"Frozen features, K = {shots}: {mixer_label(best['mixer'])} wins with {100 * best['miou_mean']:.1f} ± "
            f"{100 * best['miou_std']:.1f} % mIoU, {best['miou_mean'] / chance:.1f}x chance ({100 * chance:.1f} %)."]
     if second is not None:
         gap, spread = best["miou_mean"] - second["miou_mean"], best["miou_std"] + second["miou_std"]
         clear = "more than" if gap > spread else "within"
-        out.append(f"The runner-up is {_name(second['mixer'])} at {100 * second['miou_mean']:.1f} ± "
+        out.append(f"The runner-up is {mixer_label(second['mixer'])} at {100 * second['miou_mean']:.1f} ± "
                    f"{100 * second['miou_std']:.1f} %: a gap of {100 * gap:.1f} points, {clear} the two spreads "
                    f"added ({100 * spread:.1f}).")
     afno, attn = lookup(frozen, "afno", shots=shots), lookup(frozen, "attention", shots=shots)
     if afno is not None and attn is not None:
         gap, spread = afno["miou_mean"] - attn["miou_mean"], afno["miou_std"] + attn["miou_std"]
-        out.append(f"The paper's comparison: AFNO {100 * afno['miou_mean']:.1f} % ({afno['miou_mean'] / chance:.1f}x "
-                   f"chance) against self-attention {100 * attn['miou_mean']:.1f} % "
+        out.append(f"The paper's comparison: {mixer_label('afno')} {100 * afno['miou_mean']:.1f} % "
+                   f"({afno['miou_mean'] / chance:.1f}x chance) against {mixer_label('attention')} "
+                   f"{100 * attn['miou_mean']:.1f} % "
                    f"({attn['miou_mean'] / chance:.1f}x), a gap of {100 * gap:+.1f} points, "
                    f"{'more than' if abs(gap) > spread else 'within'} the two spreads added ({100 * spread:.1f}).")
     gains = {g["mixer"]: g for g in pretraining_gain(frozen) if g["shots"] == shots}
@@ -163,8 +161,8 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10, fre
             ft = lookup(finetune, r["mixer"], "pretrained", "finetune", shots)
             if ft is None:
                 continue
-            parts.append(f"{_name(r['mixer'])} {100 * (ft['miou_mean'] - r['miou_mean']):+.1f}")
-            costs.append(f"{_name(r['mixer'])} {ft['step_ms']:.0f} ms vs {r['step_ms']:.1f} ms")
+            parts.append(f"{mixer_label(r['mixer'])} {100 * (ft['miou_mean'] - r['miou_mean']):+.1f}")
+            costs.append(f"{mixer_label(r['mixer'])} {ft['step_ms']:.0f} ms vs {r['step_ms']:.1f} ms")
         if parts:
             out.append(f"Fine-tuning the whole backbone on the same K = {shots} images changes mIoU by "
                        f"{', '.join(parts)} points over frozen features, at a cost per training step of "
@@ -179,7 +177,7 @@ def conclusions(frozen: dict, finetune: dict | None = None, shots: int = 10, fre
         held = sum(abs(b["miou_mean"] - a["miou_mean"]) <= 2 * math.hypot(a["miou_std"], b["miou_std"])
                    for a, b in pairs)
         fresh_gains = [g for g in pretraining_gain(fresh) if g["shots"] == shots]
-        helped = [_name(g["mixer"]) for g in fresh_gains if g["z"] > 2]
+        helped = [mixer_label(g["mixer"]) for g in fresh_gains if g["z"] > 2]
         if pairs:
             out.append(f"On a fresh data seed ({fresh['settings']['data_seed']}: other test images and support sets), "
                        f"{held} of {len(pairs)} K = {shots} means (mixer and init) lie within two spreads of these, "
@@ -200,16 +198,18 @@ def replication(first: dict, second: dict, shots: int = 10, mode: str = "frozen"
             continue
         diff, spread = other["miou_mean"] - r["miou_mean"], math.hypot(r["miou_std"], other["miou_std"])
         verdict = "within" if abs(diff) <= 2 * spread else "outside"
-        lines.append(f"{_name(r['mixer'])}, {r['init']}: {100 * r['miou_mean']:.1f} ± {100 * r['miou_std']:.1f} % "
-                     f"(data seed {first['settings']['data_seed']}) vs {100 * other['miou_mean']:.1f} ± "
-                     f"{100 * other['miou_std']:.1f} % (data seed {second['settings']['data_seed']}): "
+        lines.append(f"{mixer_label(r['mixer'])}, {r['init']}: {100 * r['miou_mean']:.1f} ± "
+                     f"{100 * r['miou_std']:.1f} % (data seed {first['settings']['data_seed']}) vs "
+                     f"{100 * other['miou_mean']:.1f} ± {100 * other['miou_std']:.1f} % "
+                     f"(data seed {second['settings']['data_seed']}): "
                      f"{100 * diff:+.1f} points, {verdict} two spreads ({200 * spread:.1f}).")
     gains = {(g["mixer"]): g for g in pretraining_gain(second, mode) if g["shots"] == shots}
     for g in pretraining_gain(first, mode):
         if g["shots"] == shots and g["mixer"] in gains:
             h = gains[g["mixer"]]
-            lines.append(f"{_name(g['mixer'])}: pretraining buys {100 * g['gain']:+.1f} ± {100 * g['spread']:.1f} "
-                         f"points (gain / spread {g['z']:+.1f}) on data seed {first['settings']['data_seed']}, "
+            lines.append(f"{mixer_label(g['mixer'])}: pretraining buys {100 * g['gain']:+.1f} ± "
+                         f"{100 * g['spread']:.1f} points (gain / spread {g['z']:+.1f}) on data seed "
+                         f"{first['settings']['data_seed']}, "
                          f"{100 * h['gain']:+.1f} ± {100 * h['spread']:.1f} ({h['z']:+.1f}) on data seed "
                          f"{second['settings']['data_seed']}.")
     return lines

@@ -21,6 +21,7 @@ from .registry import (
     build_mixer,
     find_mixer,
     mixer_info,
+    mixer_label,
     register_mixer,
     unregister_mixer,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "build_mixer",
     "find_mixer",
     "mixer_info",
+    "mixer_label",
     "register_mixer",
     "unregister_mixer",
 ]

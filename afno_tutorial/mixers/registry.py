@@ -122,6 +122,11 @@ def mixer_info(name: str) -> MixerInfo:
     return _REGISTRY[name]
 
 
+def mixer_label(name: str) -> str:
+    """The name readers see for a registered mixer (its registered ``label``); other names are returned as given."""
+    return _REGISTRY[name].label if name in _REGISTRY else name
+
+
 def find_mixer(module: nn.Module) -> MixerInfo | None:
     """The entry whose ``module_type`` built ``module`` (its exact class first, then a base class), or ``None``."""
     entries = [info for info in _REGISTRY.values() if info.module_type is not None]
@@ -150,6 +155,7 @@ __all__ = [
     "build_mixer",
     "find_mixer",
     "mixer_info",
+    "mixer_label",
     "register_mixer",
     "unregister_mixer",
 ]

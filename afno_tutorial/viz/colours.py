@@ -14,7 +14,7 @@ from typing import Sequence
 
 from matplotlib.colors import to_hex
 
-from ..mixers import available_mixers, mixer_info
+from ..mixers import available_mixers, mixer_info, mixer_label
 
 #: Colours handed out after the registered ones: matplotlib's ``tab10`` then the darker of ``tab20b``.
 PALETTE = (
@@ -48,11 +48,6 @@ def mixer_colour(name: str) -> str:
     if name not in colours:
         raise ValueError(f"name: expected a registered mixer, one of {list(colours)}, got {name!r}")
     return colours[name]
-
-
-def mixer_label(name: str) -> str:
-    """The name readers see for a registered mixer (its registered ``label``); other names are returned as given."""
-    return mixer_info(name).label if name in available_mixers() else name
 
 
 def series_colours(names: Sequence[str]) -> dict[str, str]:
