@@ -138,9 +138,11 @@ def test_spec_parsing_and_bad_arguments() -> None:
     assert spec.kwargs == {"hard_thresholding_fraction": 0.5, "num_blocks": 4}
     compiled = parse_mixer_spec("afno+compile:num_blocks=4")
     assert compiled.compile and compiled.name == "afno" and compiled.label == "afno+compile:num_blocks=4"
-    bare = parse_mixer_spec("afno:path=pocketfft,tiled_bytes=None")  # a bare word is a string, None stays None
-    assert bare.kwargs == {"path": "pocketfft", "tiled_bytes": None}
-    assert bare.label == parse_mixer_spec("afno:path='pocketfft',tiled_bytes=None").label
+    bare = parse_mixer_spec("afno:path=pocketfft,modes=None")  # a bare word is a string, None stays None
+    assert bare.kwargs == {"path": "pocketfft", "modes": None}
+    assert bare.label == parse_mixer_spec("afno:path='pocketfft',modes=None").label
+    built = build_bench_mixer(bare, 16, 4)  # options AFNO2d takes
+    assert built.path == "pocketfft" and built.modes is None
     with pytest.raises(ValueError, match="modes"):
         run_benchmark(["gfn"], [4], modes=["sideways"], progress=False)
     with pytest.raises(ValueError, match="dtype"):
