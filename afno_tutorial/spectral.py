@@ -2,8 +2,9 @@
 
 Layout of ``torch.fft.rfft2`` on an ``(H, W)`` grid: the spectrum has shape ``(H, W//2 + 1)``. Row ``r`` holds the
 row frequency ``k_y = r`` for ``r < (H+1)//2`` and ``k_y = r - H`` from there on (both signs; the Nyquist row
-``r = H/2`` of an even ``H`` is its own negative, labelled ``-H/2`` as ``fftfreq`` does). Column ``c`` holds ``k_x = c >= 0`` only: the negative ``k_x`` half is the
-complex conjugate of the stored one (Hermitian symmetry of a real signal), so it is not stored.
+``r = H/2`` of an even ``H`` is its own negative, labelled ``-H/2`` as ``fftfreq`` does). Column ``c`` holds
+``k_x = c >= 0`` only: the negative ``k_x`` half is the complex conjugate of the stored one (Hermitian symmetry of
+a real signal), so it is not stored.
 
 A *kept set* ``modes = (m_y, m_x)`` means ``|k_y| < m_y`` and ``k_x < m_x``: the lowest frequencies on both signs
 of the row axis and the lowest of the half-spectrum axis, each axis counted from its own size. The transforms
@@ -175,7 +176,8 @@ def irfft2_kept(
     hermitian_projection: bool = True,
     dim: tuple[int, int] = (-2, -1),
 ) -> torch.Tensor:
-    """Inverse of :func:`rfft2_kept`: a real field of grid ``size`` whose spectrum is ``z`` on the kept set, 0 elsewhere.
+    """Inverse of :func:`rfft2_kept`: a real field of grid ``size`` whose spectrum is ``z`` on the kept set, 0
+    elsewhere.
 
     Args:
         z: complex, ``R`` rows and ``m_x`` columns on the dimensions ``dim``, rows in the order :func:`rfft2_kept`
@@ -240,7 +242,8 @@ def real_column_weights(width: int, m_x: int, dtype: torch.dtype, device: torch.
 
 
 def adjoint_norm(norm: str) -> str:
-    """The ``norm`` whose transform in the other direction is the adjoint: ``ortho`` stays, ``forward`` <-> ``backward``."""
+    """The ``norm`` whose transform in the other direction is the adjoint: ``ortho`` stays, ``forward`` <->
+    ``backward``."""
     return {"ortho": "ortho", "forward": "backward", "backward": "forward"}[check_norm(norm)]
 
 

@@ -120,7 +120,8 @@ def pretrain_inpainting(
 
 def _check_image_batch(images: object, channels: int, patch_size: int) -> None:
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
-        raise ValueError(f"images: expected a float tensor (N, {channels}, H, W), got {getattr(images, 'shape', images)!r}")
+        raise ValueError(f"images: expected a float tensor (N, {channels}, H, W), "
+                         f"got {getattr(images, 'shape', images)!r}")
     if images.shape[1] != channels or images.shape[-1] % patch_size or images.shape[-2] % patch_size:
         raise ValueError(
             f"images: expected (N, {channels}, H, W) with H, W multiples of patch_size={patch_size}, "
@@ -246,7 +247,8 @@ def evaluate_segmentation(
 
 
 def pixel_cross_entropy(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the pixels not labelled :data:`IGNORE_INDEX`: ``logits (B, K, H, W)``, ``masks (B, H, W)``.
+    """Mean cross-entropy over the pixels not labelled :data:`IGNORE_INDEX`: ``logits (B, K, H, W)``,
+    ``masks (B, H, W)``.
 
     A batch whose pixels are all ignored gives 0 (and no gradient), not the NaN of an empty mean.
     """
@@ -396,9 +398,8 @@ def train_segmentation(
 # Backbones on disk
 
 
-def save_backbone(
-    backbone: VisionBackbone, path: str | Path, config: dict, meta: dict | None = None, dtype: torch.dtype = torch.float32
-) -> None:
+def save_backbone(backbone: VisionBackbone, path: str | Path, config: dict, meta: dict | None = None,
+                  dtype: torch.dtype = torch.float32) -> None:
     """Save ``backbone`` with the ``config`` that rebuilds it (``VisionBackbone(**config)``).
 
     ``dtype=torch.float16`` halves the file (weights are cast back to float32 when loaded).

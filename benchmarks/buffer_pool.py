@@ -1,8 +1,8 @@
 """What reusing the pocketfft AFNO's large buffers buys (afno_tutorial.mixers._cpu.buffer_pool), measured.
 
 Each case is timed with the pool off (every spectrum, kept buffer, output and input gradient allocated afresh, so
-its pages are faulted in on first touch) and on, alternately in one process (afno_tutorial.bench.paired), and reported as the median of the
-per-cycle ratios (off / on) with its quartiles:
+its pages are faulted in on first touch) and on, alternately in one process (afno_tutorial.bench.paired), and
+reported as the median of the per-cycle ratios (off / on) with its quartiles:
 
 1. AFNO2d(256) forward (under no_grad) and forward+backward at 256x256 tokens;
 2. the SciPy round trip of the benchmark (the floor of the timing targets), which does not use the pool: the control.

@@ -167,7 +167,8 @@ class Cityscapes(torch.utils.data.Dataset):
         self.num_classes = NUM_TRAIN_IDS
 
     def __repr__(self) -> str:
-        return f"Cityscapes(root={str(self.root)!r}, split={self.split!r}, frames={len(self)}, augment={self.augmentation})"
+        return (f"Cityscapes(root={str(self.root)!r}, split={self.split!r}, frames={len(self)}, "
+                f"augment={self.augmentation})")
 
     def __len__(self) -> int:
         return len(self.images)

@@ -7,8 +7,8 @@ of its texture class. Two layouts:
 * ``"mosaic"``: a Voronoi partition into 2-4 cells, one texture each.
 
 Each image gets one random tint, each region a small brightness/contrast jitter drawn from the same distribution
-for all classes: neither colour nor brightness names the class, the texture does. Sample ``i`` depends only on ``(seed, i)``
-(not on ``n``), at any size from 32x32 to 1024x1024.
+for all classes: neither colour nor brightness names the class, the texture does. Sample ``i`` depends only on
+``(seed, i)`` (not on ``n``), at any size from 32x32 to 1024x1024.
 
 Class split (few-shot on classes never seen in pretraining):
 
@@ -177,7 +177,8 @@ class SegmentationSet(torch.utils.data.Dataset):
                 f"{tuple(self.masks.shape)}"
             )
         if self.images.shape[-2:] != self.masks.shape[-2:]:
-            raise ValueError(f"masks: expected the image size {tuple(self.images.shape[-2:])}, got {tuple(self.masks.shape[-2:])}")
+            raise ValueError(f"masks: expected the image size {tuple(self.images.shape[-2:])}, "
+                             f"got {tuple(self.masks.shape[-2:])}")
 
     @property
     def num_classes(self) -> int:

@@ -247,7 +247,8 @@ def time_train_step(backbone: VisionBackbone, batch_size: int = 32, device: str 
 
 
 @torch.no_grad()
-def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None, repeats: int = 3) -> float:
+def time_forward(backbone: VisionBackbone, size: int, device: str | torch.device | None = None,
+                 repeats: int = 3) -> float:
     """Median seconds of one inference forward pass of ``backbone`` on a ``(1, C, size, size)`` image.
 
     Timed by :func:`afno_tutorial.measure.time_step` as the benchmark times a mixer, under ``torch.no_grad`` and the
@@ -309,7 +310,8 @@ def attention_matrix_bytes(tokens: int, heads: int = 8, depth: int = 1, bytes_pe
 
 
 @torch.no_grad()
-def segment_large(model: FewShotSegmenter, image: torch.Tensor, device: str | torch.device | None = None) -> torch.Tensor:
+def segment_large(model: FewShotSegmenter, image: torch.Tensor,
+                  device: str | torch.device | None = None) -> torch.Tensor:
     """``image (C, H, W) -> (H, W)`` predicted classes for one (large) image, in one forward pass."""
     dev = pick_device(device)
     model = model.to(dev).eval()

@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 
 
-def token_jacobian_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, token: tuple[int, int]) -> torch.Tensor:
+def token_jacobian_map(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                       token: tuple[int, int]) -> torch.Tensor:
     """``(H, W)`` map of ``||d fn(x)[0, i, j, :] / d x[0, s, :]||_F`` for ``token = (i, j)``.
 
     Args:

@@ -47,8 +47,8 @@ def spectral_output(mixer: AFNO2d, x: torch.Tensor, sparsity_threshold: float) -
 
 @torch.no_grad()
 def mixer_output(mixer: AFNO2d, x: torch.Tensor, sparsity_threshold: float) -> torch.Tensor:
-    """``mixer(x)`` evaluated with another ``lambda``: ``irfft2(S_lambda(MLP(z)))`` (plus ``x`` for ``inner_skip=True``),
-    ``(B, H, W, C)``."""
+    """``mixer(x)`` evaluated with another ``lambda``: ``irfft2(S_lambda(MLP(z)))`` (plus ``x`` for
+    ``inner_skip=True``), ``(B, H, W, C)``."""
     out = spectral_output(mixer, x, sparsity_threshold)
     size = tuple(x.shape[1:3])
     y = spectral.irfft2_kept(out, size, mixer.kept_modes(*size), mixer.fft_norm, mixer.hermitian_projection)

@@ -203,11 +203,11 @@ def make_call(model: nn.Module, mode: str, image_size: int, batch: int, dev: tor
 
 def measure(name: str, mode: str, image_size: int, *, variant: str = "b3", batch: int = 1, device: str = "cpu",
             repeats: int = 3, max_seconds: float = 120.0) -> dict:  # fmt: skip
-    """Peak memory of the first call of configuration ``name`` in ``mode`` (:func:`afno_tutorial.measure.peak_memory_bytes`;
-    on the CPU the resident set, after the C allocator has returned its free memory), then its time
-    (:func:`afno_tutorial.measure.time_step`: a warm-up call, then the median of up to ``repeats`` calls that fit
-    in ``max_seconds``), in this process. When the first call alone took longer than ``max_seconds``, its time is
-    the result (``"timed": "first call"``)."""
+    """Peak memory of the first call of configuration ``name`` in ``mode``
+    (:func:`afno_tutorial.measure.peak_memory_bytes`; on the CPU the resident set, after the C allocator has returned
+    its free memory), then its time (:func:`afno_tutorial.measure.time_step`: a warm-up call, then the median of up
+    to ``repeats`` calls that fit in ``max_seconds``), in this process. When the first call alone took longer than
+    ``max_seconds``, its time is the result (``"timed": "first call"``)."""
     dev = torch.device(device)
     call = make_call(build_configuration(name, variant, image_size), mode, image_size, batch, dev)
     if dev.type == "cpu":

@@ -55,7 +55,8 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float, head_lr_m
     for name, param in model.named_parameters():
         if param.requires_grad:
             groups.setdefault((name.startswith("decode_head."), "norm" in name), []).append(param)
-    return [{"params": params, "lr": lr * (head_lr_mult if head else 1.0), "weight_decay": 0.0 if norm else weight_decay}
+    return [{"params": params, "lr": lr * (head_lr_mult if head else 1.0),
+             "weight_decay": 0.0 if norm else weight_decay}
             for (head, norm), params in sorted(groups.items())]  # fmt: skip
 
 
@@ -82,7 +83,8 @@ class _StepSamples(torch.utils.data.Dataset):
         epoch, position = divmod(sample, len(self.dataset))
         if epoch != self._epoch:
             self._epoch = epoch
-            self._order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+            shuffle = torch.Generator().manual_seed(self.seed * 7919 + epoch)
+            self._order = torch.randperm(len(self.dataset), generator=shuffle)
         image, mask = self.dataset.load(int(self._order[position]))
         return self.dataset.augment(image, mask, torch.Generator().manual_seed(self.seed * 1_000_003 + sample))
 
@@ -197,7 +199,8 @@ def train_segformer(
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint)
         if state.get("kind") != CHECKPOINT_KIND:
-            raise ValueError(f"checkpoint: {checkpoint} holds a {state.get('kind')!r} run, expected {CHECKPOINT_KIND!r}")
+            raise ValueError(f"checkpoint: {checkpoint} holds a {state.get('kind')!r} run, "
+                             f"expected {CHECKPOINT_KIND!r}")
         for key, value in run.items():
             if key in state["run"] and state["run"][key] != value:
                 raise ValueError(f"{key}: the checkpoint {checkpoint} was made with {key}={state['run'][key]!r}, got "

@@ -148,7 +148,8 @@ class MixerAdapter(nn.Module):
     def forward(self, hidden_states: torch.Tensor, height: int, width: int, *args, **kwargs):
         if hidden_states.ndim != 3 or hidden_states.shape[1] != height * width:
             raise ValueError(
-                f"hidden_states: expected (B, height*width, C) = (B, {height * width}, C), got {tuple(hidden_states.shape)}"
+                f"hidden_states: expected (B, height*width, C) = (B, {height * width}, C), "
+                f"got {tuple(hidden_states.shape)}"
             )
         batch, tokens, channels = hidden_states.shape
         mixed = self.mixer(hidden_states.reshape(batch, height, width, channels))

@@ -77,7 +77,8 @@ def plot_scaling(
     return fig
 
 
-def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]], device_rate: float | None = None) -> Figure:
+def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
+                     device_rate: float | None = None) -> Figure:
     """Theoretical FLOPs against tokens (log-log) for each mixer: ``{label: (tokens, flops)}``.
 
     With ``device_rate`` (FLOP/s), a right axis reads the FLOPs as the seconds they would take at that rate.
@@ -94,7 +95,8 @@ def plot_flop_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]], d
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     if device_rate:
-        right = ax.secondary_yaxis("right", functions=(lambda g: g * 1e9 / device_rate, lambda s: s * device_rate / 1e9))
+        right = ax.secondary_yaxis("right", functions=(lambda g: g * 1e9 / device_rate,
+                                                       lambda s: s * device_rate / 1e9))
         right.set_ylabel(f"seconds at {device_rate / 1e9:.3g} GFLOP/s")
     fig.tight_layout()
     return fig

@@ -179,8 +179,8 @@ def plot_large(image: torch.Tensor, mask: torch.Tensor, prediction: torch.Tensor
     return fig
 
 
-def plot_scaling(measured: dict[str, tuple[list[int], list[float]]], extrapolated: dict[str, tuple[int, float]] | None = None,
-                 device: str = "") -> Figure:
+def plot_scaling(measured: dict[str, tuple[list[int], list[float]]],
+                 extrapolated: dict[str, tuple[int, float]] | None = None, device: str = "") -> Figure:
     """Forward time against token count, log-log; ``measured[name] = (tokens, seconds)``;
     ``extrapolated[name] = (tokens, seconds)`` is drawn hollow with a dotted line (an estimate, not a measurement).
     """

@@ -48,7 +48,8 @@ def _interleave(bias: torch.Tensor) -> torch.Tensor:
 
 
 def _per_block(weight: torch.Tensor, bias: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """``weight (k, n_in, n_out)``, ``bias (k, n_out)`` or ``None`` -> block ``j``'s ``(weight, bias)`` for each ``j``."""
+    """``weight (k, n_in, n_out)``, ``bias (k, n_out)`` or ``None`` -> block ``j``'s ``(weight, bias)`` for each
+    ``j``."""
     return [(weight[j], None if bias is None else bias[j]) for j in range(weight.shape[0])]
 
 
