@@ -115,8 +115,8 @@ def test_peak_memory_sees_a_large_temporary() -> None:
 
 
 def test_peak_memory_is_not_hidden_by_buffers_pooled_before() -> None:
-    # A step whose buffer comes from afno_tutorial.mixers._cpu.buffer_pool: once pooled and written, it is resident, and a
-    # second step would reuse it unless the measurement lets the pool's free buffers go first.
+    # A step whose buffer comes from afno_tutorial.mixers._cpu.buffer_pool: once pooled and written, it is resident,
+    # and a second step would reuse it unless the measurement lets the pool's free buffers go first.
     code = (
         "import numpy as np, torch; from afno_tutorial.mixers._cpu.buffer_pool import POOL; "
         "from afno_tutorial.measure import peak_memory_bytes\n"
@@ -158,7 +158,8 @@ def test_baselines_compute_what_they_claim() -> None:
     kept = spectral.kept_mode_mask(6, 8, spectral.modes_from_fraction(6, 8, 0.5))
     expected = torch.fft.rfft2(x.reshape(2, 16, 6, 8), norm="ortho") * kept
     torch.testing.assert_close(torch.fft.rfft2(low, norm="ortho"), expected, atol=1e-5, rtol=1e-5)
-    assert theoretical_flops(FFTRoundTrip(16, 0.5), 16, 1, "forward") < theoretical_flops(FFTRoundTrip(16), 16, 1, "forward")
+    assert (theoretical_flops(FFTRoundTrip(16, 0.5), 16, 1, "forward")
+            < theoretical_flops(FFTRoundTrip(16), 16, 1, "forward"))
     ref = ReferenceAFNO2d(16, num_blocks=4)
     with torch.no_grad():
         for p in ref.parameters():

@@ -120,7 +120,8 @@ def _write(root, stems_images, stems_masks, size=(8, 10), mask_size=None, label=
     (root / "masks").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for stem in stems_images:
-        imsave(root / "images" / f"{stem}{suffix}", rng.integers(0, 255, (*size, 3), dtype=np.uint8), check_contrast=False)
+        image = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+        imsave(root / "images" / f"{stem}{suffix}", image, check_contrast=False)
     for stem in stems_masks:
         mask = np.zeros(mask_size or size, dtype=np.uint8)
         mask[0, 0] = label
@@ -212,7 +213,8 @@ def test_folder_labels_beyond_255_are_refused_not_made_classes(tmp_path):
     mask = np.zeros((8, 10), dtype=np.uint16)
     mask[0, 0] = 1000
     _write_mask(tmp_path, "a", mask)
-    with pytest.raises(ValueError, match=r"^num_classes: cannot infer it: .*a.png has label 1000; expected class indices 0..254"):
+    with pytest.raises(ValueError,
+                       match=r"^num_classes: cannot infer it: .*a.png has label 1000; expected class indices 0..254"):
         ImageMaskFolder(tmp_path)
     with pytest.raises(ValueError, match=r"^masks: .*a.png has label 1000; expected class indices 0..3"):
         ImageMaskFolder(tmp_path, num_classes=4)
@@ -243,7 +245,8 @@ def test_folder_one_bit_masks_are_zero_and_one(tmp_path):
 
 def test_folder_wrong_length_class_names_is_named(tmp_path):
     _write(tmp_path, ["a"], ["a"], label=2)
-    with pytest.raises(ValueError, match=r"^class_names: 2 names, but .*a.png has label 2; expected one name per class"):
+    with pytest.raises(ValueError,
+                       match=r"^class_names: 2 names, but .*a.png has label 2; expected one name per class"):
         ImageMaskFolder(tmp_path, class_names=["background", "cat"])
     with pytest.raises(ValueError, match=r"^class_names: expected 3 names \(num_classes\), got 2"):
         ImageMaskFolder(tmp_path, num_classes=3, class_names=["background", "cat"])

@@ -44,7 +44,8 @@ MIXERS = {
         (lambda: GlobalFilter2d(8, (0, 4)), ValueError, r"size: expected positive"),
         (lambda: SelfAttention2d(10, num_heads=4), ValueError, r"dim: expected a multiple of num_heads=4"),
         (lambda: build_mixer("transformer", 8), ValueError, r"name: expected one of \['afno'"),
-        (lambda: VisionBackbone(img_size=30, patch_size=4), ValueError, r"img_size: expected multiples of patch_size=4"),
+        (lambda: VisionBackbone(img_size=30, patch_size=4), ValueError,
+         r"img_size: expected multiples of patch_size=4"),
         (lambda: SegmentationModel(torch.nn.Linear(2, 2), 3), TypeError, r"backbone: expected a VisionBackbone"),
         (lambda: SegmentationModel(VisionBackbone(dim=16, depth=1), 0), ValueError, r"num_classes"),
         (lambda: random_patch_mask(1, (4, 4), ratio=1.0), ValueError, r"ratio: expected a fraction in \[0, 1\)"),
@@ -62,7 +63,8 @@ def test_constructor_errors(build, error, message):
     [
         (torch.randn(2, 8, 8, 12), ValueError, r"x: expected 16 channels in the last dimension"),
         (torch.randn(8, 8, 16), ValueError, r"x: expected 4 dimensions \(B, H, W, C\), got shape \(8, 8, 16\)"),
-        (torch.randint(0, 5, (1, 8, 8, 16)), TypeError, r"x: expected a real floating-point tensor, got dtype torch.int64"),
+        (torch.randint(0, 5, (1, 8, 8, 16)), TypeError,
+         r"x: expected a real floating-point tensor, got dtype torch.int64"),
         (torch.randn(1, 8, 8, 16, dtype=torch.complex64), TypeError, r"x: expected a real floating-point tensor"),
         (torch.randn(1, 8, 8, 16).numpy(), TypeError, r"x: expected a torch.Tensor, got ndarray"),
     ],
@@ -73,7 +75,8 @@ def test_forward_input_errors(name, x, error, message):
 
 
 def test_modes_larger_than_the_grid():
-    with pytest.raises(ValueError, match=r"modes: \(6, 2\) is larger than the grid allows for H=8, W=8: expected m_y <= 5"):
+    with pytest.raises(ValueError,
+                       match=r"modes: \(6, 2\) is larger than the grid allows for H=8, W=8: expected m_y <= 5"):
         AFNO2d(16, modes=(6, 2))(torch.randn(1, 8, 8, 16))
     with pytest.raises(ValueError, match=r"expected m_y <= 4 and m_x <= 5"):
         SpectralConv2d(16, (5, 2))(torch.randn(1, 8, 8, 16))
@@ -98,8 +101,10 @@ def test_image_errors():
         (lambda: VisionBackbone(img_size=0), ValueError, r"^img_size: expected positive sizes, got \(0, 0\)"),
         (lambda: VisionBackbone(img_size=(32, -4)), ValueError, r"^img_size: expected positive sizes"),
         (lambda: VisionBackbone(img_size="64"), TypeError, r"^img_size: expected an int or a pair of ints"),
-        (lambda: VisionBackbone(dim=16, mlp_ratio=float("nan")), ValueError, r"^mlp_ratio: expected a finite float > 0, got nan"),
-        (lambda: VisionBackbone(dim=16, mlp_ratio=float("inf")), ValueError, r"^mlp_ratio: expected a finite float > 0, got inf"),
+        (lambda: VisionBackbone(dim=16, mlp_ratio=float("nan")), ValueError,
+         r"^mlp_ratio: expected a finite float > 0, got nan"),
+        (lambda: VisionBackbone(dim=16, mlp_ratio=float("inf")), ValueError,
+         r"^mlp_ratio: expected a finite float > 0, got inf"),
         (lambda: build_mixer(["afno"], 8), TypeError, r"^name: expected a str, got list"),
         (lambda: build_mixer(None, 8), TypeError, r"^name: expected a str, got NoneType"),
     ],

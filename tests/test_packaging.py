@@ -58,7 +58,8 @@ def _conda_floors(path: Path) -> dict[str, str]:
 
 
 def test_requirements_are_floors_not_pins():
-    """Every requirement but the "lab" extra's is ``name>=X``: a floor that scripts/check_floors.sh installs and tests."""
+    """Every requirement but the "lab" extra's is ``name>=X``: a floor that scripts/check_floors.sh installs and
+    tests."""
     project = _pyproject()["project"]
     extras = [r for name, reqs in project["optional-dependencies"].items() if name != "lab" for r in reqs]
     for requirement in project["dependencies"] + extras:

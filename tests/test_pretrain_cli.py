@@ -1,4 +1,5 @@
-"""``python -m afno_tutorial.pretrain``: --force starts from scratch, stale state is refused, arguments are checked first."""
+"""``python -m afno_tutorial.pretrain``: --force starts from scratch, stale state is refused, arguments are checked
+first."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def _args(tmp_path, images: int, *extra: str) -> list[str]:
 
 def _fresh_losses(tmp_path, images: int) -> list[float]:
     """The pretraining curve of a run from scratch on ``images`` images."""
-    meta = pretrain_backbone("afno", out=tmp_path / "reference", images=make_pretraining_images(images, 32, seed=0, split=pretrain.RECIPE["split"]),
-                             progress=False, steps=3, n_images=images, img_size=32, dim=16, depth=1)
+    data = make_pretraining_images(images, 32, seed=0, split=pretrain.RECIPE["split"])
+    meta = pretrain_backbone("afno", out=tmp_path / "reference", images=data, progress=False, steps=3,
+                             n_images=images, img_size=32, dim=16, depth=1)
     return meta["history"]["loss"]
 
 

@@ -225,7 +225,8 @@ def test_the_costs_command_measures_skips_and_appends(tmp_path, capsys):
 
     out = tmp_path / "costs"
     common = ["--variant", "b0", "--modes", "forward", "--repeats", "1", "--no-progress", "--out", str(out)]
-    assert main(["--configurations", "AFNO, stage 1", "--sizes", "32", "48", "64", "--time-budget", "1e-6", *common]) == 0
+    sizes = ["--sizes", "32", "48", "64"]
+    assert main(["--configurations", "AFNO, stage 1", *sizes, "--time-budget", "1e-6", *common]) == 0
     first = json.loads(out.with_suffix(".json").read_text())
     statuses = [(r["image_size"], r["status"]) for r in first["rows"]]
     assert statuses == [(32, "measured"), (48, "measured"), (64, "skipped")]  # 64 predicted over the budget

@@ -28,8 +28,10 @@ from afno_tutorial.train import load_checkpoint  # noqa: E402
 
 def _pairs(n: int = 6, size: int = 48, crop: int = 32) -> SegmentationPairs:
     gen = torch.Generator().manual_seed(0)
-    masks = torch.randint(0, 3, (n, size // 8, size // 8), generator=gen).repeat_interleave(8, 1).repeat_interleave(8, 2)
-    images = torch.stack([masks == c for c in range(3)], 1).float() * 0.8 + 0.1 * torch.rand(n, 3, size, size, generator=gen)
+    cells = torch.randint(0, 3, (n, size // 8, size // 8), generator=gen)
+    masks = cells.repeat_interleave(8, 1).repeat_interleave(8, 2)  # 8x8-pixel cells
+    noise = torch.rand(n, 3, size, size, generator=gen)
+    images = torch.stack([masks == c for c in range(3)], 1).float() * 0.8 + 0.1 * noise
     return SegmentationPairs(images, masks, ["a", "b", "c"], SegFormerAugment(crop))
 
 

@@ -31,7 +31,8 @@ CONFIG = dict(dim=16, depth=1, patch_size=4, img_size=32, mixer="afno", mixer_kw
 
 def _inpainter(seed: int = 0, mixer: str = "afno") -> InpaintingModel:
     torch.manual_seed(seed)
-    return InpaintingModel(VisionBackbone(**{**CONFIG, "mixer": mixer, "mixer_kwargs": {} if mixer != "afno" else CONFIG["mixer_kwargs"]}))
+    mixer_kwargs = CONFIG["mixer_kwargs"] if mixer == "afno" else {}
+    return InpaintingModel(VisionBackbone(**{**CONFIG, "mixer": mixer, "mixer_kwargs": mixer_kwargs}))
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +195,8 @@ def test_frozen_head_leaves_backbone_unchanged_and_finetune_changes_it(seg_data)
     train_segmentation(model, train.images[:2], train.masks[:2], steps=5, progress=False)
     assert all(torch.equal(before[k], v) for k, v in model.backbone.state_dict().items())
     assert not torch.equal(head_before, model.head.weight)
-    train_segmentation(model, train.images[:2], train.masks[:2], steps=3, batch_size=2, freeze_backbone=False, progress=False)
+    train_segmentation(model, train.images[:2], train.masks[:2], steps=3, batch_size=2, freeze_backbone=False,
+                       progress=False)
     assert not all(torch.equal(before[k], v) for k, v in model.backbone.state_dict().items())
 
 
@@ -209,7 +211,8 @@ def test_segmentation_checkpoint_resume(seg_data, tmp_path):
     train_segmentation(straight, train.images[:2], train.masks[:2], steps=6, progress=False)
     ckpt = tmp_path / "seg.pt"
     first = fresh()
-    train_segmentation(first, train.images[:2], train.masks[:2], steps=6, progress=False, checkpoint=ckpt, checkpoint_every=2)
+    train_segmentation(first, train.images[:2], train.masks[:2], steps=6, progress=False, checkpoint=ckpt,
+                       checkpoint_every=2)
     resumed = fresh()
     train_segmentation(resumed, train.images[:2], train.masks[:2], steps=6, progress=False, checkpoint=ckpt)
     torch.testing.assert_close(resumed.head.weight, straight.head.weight)
