@@ -25,7 +25,8 @@ from afno_tutorial.fewshot.protocol import MIN_EVAL_IMAGES  # noqa: E402
 from afno_tutorial.fewshot.report import conclusions  # noqa: E402
 from afno_tutorial.flops import mixer_flops  # noqa: E402
 from afno_tutorial.mixers import available_mixers, find_mixer, mixer_info  # noqa: E402
-from afno_tutorial.viz.colours import PALETTE, mixer_colour, mixer_colours, mixer_label, series_colours  # noqa: E402
+from afno_tutorial.mixers import mixer_label  # noqa: E402
+from afno_tutorial.viz.colours import PALETTE, mixer_colour, mixer_colours, series_colours  # noqa: E402
 from afno_tutorial.viz.scaling import plot_scaling  # noqa: E402
 
 BUILT_IN = ("afno", "attention", "gfn", "fno")

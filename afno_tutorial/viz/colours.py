@@ -14,7 +14,7 @@ from typing import Sequence
 
 from matplotlib.colors import to_hex
 
-from ..mixers import available_mixers, mixer_info, mixer_label
+from ..mixers import available_mixers, mixer_info
 
 #: Colours handed out after the registered ones: matplotlib's ``tab10`` then the darker of ``tab20b``.
 PALETTE = (
@@ -63,4 +63,4 @@ def series_colours(names: Sequence[str]) -> dict[str, str]:
     return {name: out[name] for name in dict.fromkeys(names)}
 
 
-__all__ = ["PALETTE", "mixer_colour", "mixer_colours", "mixer_label", "series_colours"]
+__all__ = ["PALETTE", "mixer_colour", "mixer_colours", "series_colours"]

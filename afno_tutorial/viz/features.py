@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .colours import mixer_colours, mixer_label
+from ..mixers import mixer_label
+from .colours import mixer_colours
 
 
 def pca_rgb(tokens: torch.Tensor) -> torch.Tensor:

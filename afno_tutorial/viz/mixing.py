@@ -10,7 +10,8 @@ import torch
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from .colours import mixer_colours, mixer_label, series_colours
+from ..mixers import mixer_label
+from .colours import mixer_colours, series_colours
 from .panels import show_image
 from .spectra import _freq_extent, _rows_sorted
 
