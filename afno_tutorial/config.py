@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,11 +54,24 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "afno_tutorial": __version__,
         "machine": platform.machine(),
-        "processor": platform.processor() or "unknown",
+        "processor": platform.processor() or _cpu_model() or "unknown",
         "cpu_threads": str(torch.get_num_threads()),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
     }
     return info
+
+
+def _cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's model name as Linux reports it (``platform.processor()`` is empty there); ``""`` elsewhere."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model Name", "cpu model"):
+            return value.strip()
+    return ""
 
 
 def describe_device(dev: torch.device | str | None = None) -> str:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,3 +32,14 @@ def test_device_and_versions():
     info = config.versions()
     assert info["torch"] == torch.__version__ and "afno_tutorial" in info
     assert config.describe_device("cpu").startswith("CPU (")
+
+
+def test_cpu_model_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Example CPU @ 2.00GHz\nflags\t: fpu\n")
+    assert config._cpu_model(cpuinfo) == "Example CPU @ 2.00GHz"
+    cpuinfo.write_text("processor\t: 0\n")
+    assert config._cpu_model(cpuinfo) == ""
+    assert config._cpu_model(tmp_path / "missing") == ""
+    if Path("/proc/cpuinfo").exists() and not platform.processor():
+        assert config.versions()["processor"] == (config._cpu_model() or "unknown")
