@@ -176,7 +176,7 @@ plot_flop_curves(curves);
 
 # %%
 AFNO_PLAIN = "afno:path='plain'"
-results = bench.run_benchmark([AFNO_PLAIN, "attention", "gfn", "fno", "roundtrip"], GRIDS, dim=DIM, repeats=3,
+results = bench.run_benchmark([AFNO_PLAIN, "attention", "gfn", "fno", "roundtrip"], GRIDS, dim=DIM, repeats=5,
                               time_budget=10.0, memory=True)
 print(bench.format_table(results))
 
