@@ -118,11 +118,15 @@ def plot_shift_errors(errors: dict[str, list[float]], shifts: Sequence[tuple[int
     ax.axhline(1e-5, color="gray", ls=":", lw=1)
     ax.set_ylabel("||f(shift x) - shift f(x)|| / ||f(x)||")
     ax.set_title("circular-shift equivariance (float32 rounding is ~1e-7)", fontsize=10)
-    legend = ax.legend(fontsize=8)
-    for patch in legend.get_patches():
-        patch.set_facecolor("white")
+    _hatch_legend(ax)
     fig.tight_layout()
     return fig
+
+
+def _hatch_legend(ax) -> None:
+    """A legend whose patches show only the hatches: white faces, as the bars' colours say the mixer."""
+    for patch in ax.legend(fontsize=8).get_patches():
+        patch.set_facecolor("white")
 
 
 def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, float]] | None = None) -> Figure:
@@ -154,9 +158,7 @@ def plot_resolution(consistency: dict[str, float], psnr: dict[str, tuple[float, 
         ax.set_ylim(lo - 2, None)
         ax.set_ylabel("test PSNR (dB)")
         ax.set_title("trained inpainting model at 2x resolution", fontsize=10)
-        legend = ax.legend(fontsize=8)
-        for patch in legend.get_patches():
-            patch.set_facecolor("white")
+        _hatch_legend(ax)
     fig.tight_layout()
     return fig
 
