@@ -20,7 +20,6 @@ from .mixers import (
     register_mixer,
     unregister_mixer,
 )
-from .mixers.afno import release_cpu_buffers
 from .models import Block, InpaintingModel, PatchEmbed, SegmentationModel, VisionBackbone
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "masked_mse",
     "random_patch_mask",
     "register_mixer",
-    "release_cpu_buffers",
     "seed_everything",
     "spectral",
     "unregister_mixer",

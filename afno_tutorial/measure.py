@@ -11,10 +11,7 @@ and hand it to these functions, so that every number in the tutorial is taken th
   exact and repeatable in any process, blind to memory outside tensors).
 - :func:`fit_slope` and :func:`fit_power_law`: least-squares fits in log-log space (cost ``a * tokens**b``).
 
-Caches and measurement: a layer that keeps memory between calls (a pool of reused buffers) would hide part of a
-call's needs from a peak-memory measurement. Such a layer registers a function that lets its cache go
-(:func:`register_cache_release`), and :func:`peak_memory_bytes` calls every registered one
-(:func:`release_caches`) before it measures. This module imports nothing of the package, so any layer may use it.
+This module imports nothing of the package, so any layer may use it.
 """
 
 from __future__ import annotations
@@ -33,8 +30,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 #: Least seconds of untimed calls before :func:`time_step` times (read at call time, so it can be changed).
 WARMUP_SECONDS = 1.0
-
-_CACHE_RELEASES: list[Callable[[], None]] = []
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -101,34 +96,6 @@ def add_step_time(history: dict, steps: int, seconds: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- peak memory
-
-
-def register_cache_release(release: Callable[[], None]) -> Callable[[], None]:
-    """Register ``release()``, which lets a cache of memory kept between calls go; returns ``release``.
-
-    :func:`peak_memory_bytes` calls every registered function first, so that memory a cache already holds does
-    not hide what a call needs. Registering the same function twice registers it once."""
-    if not callable(release):
-        raise TypeError(f"release: expected a callable, got {type(release).__name__}")
-    if release not in _CACHE_RELEASES:
-        _CACHE_RELEASES.append(release)
-    return release
-
-
-def unregister_cache_release(release: Callable[[], None]) -> None:
-    """Undo :func:`register_cache_release` (nothing happens for a function not registered)."""
-    if release in _CACHE_RELEASES:
-        _CACHE_RELEASES.remove(release)
-
-
-def release_caches() -> None:
-    """Collect cyclic garbage, then call every function registered with :func:`register_cache_release`.
-
-    Garbage first: freed during a measured call, it would lower the baseline and hide the call's own allocations
-    (a peak of 0 was seen on a GPU for a tiny configuration); and it returns buffers to caches before they go."""
-    gc.collect()
-    for release in list(_CACHE_RELEASES):
-        release()
 
 
 class _LiveTensorBytes(TorchDispatchMode):
@@ -210,7 +177,8 @@ def peak_memory_bytes(step: Callable[[], Any], device: torch.device | str = "cpu
                       method: Literal["rss", "tensors"] = "rss") -> int:  # fmt: skip
     """Peak bytes one call of ``step()`` needs above what was held before it (its result is dropped after).
 
-    Caches are released first (:func:`release_caches`).
+    Cyclic garbage is collected first: freed during the measured call, it would lower the baseline and hide the
+    call's own allocations (a peak of 0 was seen on a GPU for a tiny configuration).
 
     Args:
         step: the call to measure.
@@ -226,7 +194,7 @@ def peak_memory_bytes(step: Callable[[], Any], device: torch.device | str = "cpu
     if method not in ("rss", "tensors"):
         raise ValueError(f"method: expected 'rss' or 'tensors', got {method!r}")
     device = torch.device(device)
-    release_caches()
+    gc.collect()
     if device.type == "cuda":
         synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -281,9 +249,6 @@ __all__ = [
     "fit_power_law",
     "fit_slope",
     "peak_memory_bytes",
-    "register_cache_release",
-    "release_caches",
     "synchronize",
     "time_step",
-    "unregister_cache_release",
 ]

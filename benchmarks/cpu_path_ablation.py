@@ -8,9 +8,6 @@ above 1 where the piece helps) with its quartiles:
 
 - ``fast path``: the whole fast path (SciPy's transforms over the channels-last tokens and the hand-written
   backward) against the readable path (``path="plain"``);
-- ``buffer pool``: the pool of large buffers reused from call to call, against fresh buffers every call;
-- ``private SciPy binding``: pocketfft's ``r2c``/``c2r`` writing into pooled buffers, against ``scipy.fft``'s public
-  ``rfft``/``irfft`` (which allocate their results);
 - ``kept activations``: ``keep_activations=True`` against recomputing the spectrum and the MLP's activations in
   the backward (forward+backward only);
 - ``OpenMP release`` (not in the library): pausing PyTorch's OpenMP workers before every SciPy transform
@@ -42,7 +39,7 @@ from afno_tutorial.bench import make_step
 from afno_tutorial.bench.paired import compare_switch
 from afno_tutorial.bench.results import save_script_results
 from afno_tutorial.config import describe_device
-from afno_tutorial.mixers._cpu import buffer_pool, cpu_path, scipy_fft
+from afno_tutorial.mixers._cpu import cpu_path, scipy_fft
 
 SHAPES = ((1, 256, 256, 256), (1, 90, 180, 768), (8, 56, 56, 384))
 
@@ -58,17 +55,6 @@ class Piece:
 
 def _path(mixer: AFNO2d, on: bool) -> None:
     mixer.path = "auto" if on else "plain"
-
-
-def _pool(mixer: AFNO2d, on: bool) -> None:
-    buffer_pool.POOL.enabled = on
-
-
-_BINDING = scipy_fft._pypocketfft
-
-
-def _private_binding(mixer: AFNO2d, on: bool) -> None:
-    scipy_fft._pypocketfft = _BINDING if on else None
 
 
 def _keep(mixer: AFNO2d, on: bool) -> None:
@@ -107,8 +93,6 @@ def _openmp_release(mixer: AFNO2d, on: bool) -> None:
 
 PIECES = [
     Piece("fast path (SciPy transforms, hand-written backward)", _path),
-    Piece("buffer pool", _pool),
-    Piece("private SciPy binding (r2c/c2r into pooled buffers)", _private_binding),
     Piece("kept activations", _keep, modes=("backward",)),
     Piece("OpenMP release (not in the library)", _openmp_release, default=False),
 ]

@@ -1,18 +1,15 @@
 """The fast CPU path of AFNO2d (mixers/_cpu): same outputs and gradients as the readable plain path; path choice,
-the pooled buffers, the private SciPy binding's fallback, torch.func, torch.compile and double backward."""
+buffers kept per graph, torch.func, torch.compile and double backward."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-import afno_tutorial
 from afno_tutorial import AFNO2d, spectral
 from afno_tutorial.mixers import _cpu
 from afno_tutorial.mixers import afno as afno_module
 from afno_tutorial.mixers._cpu import block_mlp as afno_block_mlp
-from afno_tutorial.mixers._cpu import buffer_pool, scipy_fft
 from afno_tutorial.mixers._cpu import pocketfft as afno_pocketfft
 
 
@@ -132,19 +129,12 @@ def test_pocketfft_frees_what_it_kept_after_the_backward_unless_the_graph_is_ret
         y.sum().backward()
 
 
-def test_pocketfft_reuses_pooled_buffers_only_once_nothing_refers_to_them(monkeypatch):
-    """Every buffer of the pocketfft path pooled (poisoned with NaN when handed out): two graphs alive at once get
-    buffers of their own, their backward passes in either order give the plain path's gradients, and the buffers
-    come back once the graphs, outputs and gradients are freed; a second step then allocates nothing new."""
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
-    monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
-    empty = buffer_pool.POOL.empty
-    monkeypatch.setattr(buffer_pool.POOL, "empty", lambda shape, dtype: _poisoned(empty(shape, dtype)))
+def test_pocketfft_two_graphs_alive_at_once_give_the_plain_gradients_in_either_order():
+    """Each call keeps buffers of its own for its backward: two graphs alive at once, their backward passes in
+    either order, give the plain path's outputs and gradients."""
     fast, plain = _pair(num_blocks=4, path="pocketfft", hard_thresholding_fraction=0.7)
     x1, x2 = (torch.randn(2, 8, 6, 16, dtype=torch.float64, requires_grad=True) for _ in range(2))
     y1, y2 = fast(x1), fast(x2)
-    taken = buffer_pool.POOL.stats()
-    assert taken["buffers"] - taken["free_buffers"] == 8  # each graph's kept bins, hidden activations, mask, output
     g1, g2 = torch.randn_like(y1), torch.randn_like(y2)
     y2.backward(g2)
     y1.backward(g1)
@@ -154,124 +144,6 @@ def test_pocketfft_reuses_pooled_buffers_only_once_nothing_refers_to_them(monkey
         yp.backward(g)
         torch.testing.assert_close(y, yp)
         torch.testing.assert_close(x.grad, xp.grad)
-    del y1, y2, y  # y: the loop's last output
-    x1.grad = x2.grad = None  # the input's gradient is a pooled buffer too
-    after = buffer_pool.POOL.stats()
-    assert after["free_buffers"] == after["buffers"]
-    fast(x1).backward(g1)
-    x1.grad = None
-    assert buffer_pool.POOL.stats() == after
-
-
-def test_pocketfft_output_keeps_its_pooled_buffer_while_the_caller_holds_it(monkeypatch):
-    """The output is written into a pooled buffer: a later call never writes into an output still held, and the
-    buffer of a dropped output serves the next call."""
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
-    monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
-    fast, plain = _pair(num_blocks=4, path="pocketfft")
-    x1, x2 = (torch.randn(1, 8, 8, 16, dtype=torch.float64) for _ in range(2))
-    with torch.no_grad():
-        y1 = fast(x1)
-        y2 = fast(x2)
-        assert y1.data_ptr() != y2.data_ptr()
-        torch.testing.assert_close(y1, plain(x1))
-        torch.testing.assert_close(y2, plain(x2))
-        address = y1.data_ptr()
-        del y1
-        torch.testing.assert_close(fast(x2), y2)
-        assert fast(x1).data_ptr() == address
-
-
-@pytest.mark.parametrize("norm", ["ortho", "forward", "backward"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pooled_rfft_equals_scipy_rfft(norm, dtype, monkeypatch):
-    import scipy.fft
-
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
-    x = np.random.default_rng(0).standard_normal((2, 5, 9, 6)).astype(dtype)
-    for a in (x, x[:, :, ::-1]):  # contiguous (written into the pool) and not (scipy.fft.rfft)
-        out = scipy_fft.rfft_pooled(a, norm)
-        expected = scipy.fft.rfft(a, axis=2, norm=norm)
-        assert out.dtype == expected.dtype and out.shape == (2, 5, 5, 6)
-        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("norm", ["ortho", "forward", "backward"])
-@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
-@pytest.mark.parametrize("width", [8, 9])
-def test_pooled_irfft_equals_scipy_irfft(norm, dtype, width, monkeypatch):
-    import scipy.fft
-
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
-    rng = np.random.default_rng(0)
-    half = (rng.standard_normal((2, 5, width // 2 + 1, 6)) + 1j * rng.standard_normal((2, 5, width // 2 + 1, 6)))
-    half = half.astype(dtype)
-    for a in (half, half[:, ::-1]):  # contiguous (written into the pool) and not (scipy.fft.irfft)
-        expected = scipy.fft.irfft(a, n=width, axis=2, norm=norm)
-        out = scipy_fft.irfft_pooled(a.copy() if a.flags.c_contiguous else a, width, norm)
-        assert out.dtype == expected.dtype and out.shape == (2, 5, width, 6)
-        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-
-
-class _ChangedBinding:
-    """A stand-in for SciPy's private pocketfft binding after a change: ``r2c``/``c2r`` raise ``TypeError`` (a
-    changed signature), or return wrong numbers into the given array (``"wrong"``), or a new array (``"elsewhere"``)."""
-
-    def __init__(self, how: str) -> None:
-        self.how, self.calls = how, 0
-
-    def _call(self, a, out, real):
-        self.calls += 1
-        if self.how == "typeerror":
-            raise TypeError("r2c(): incompatible function arguments")
-        if self.how == "elsewhere":
-            return np.zeros_like(out)
-        out[...] = 1.0  # accepted, but not the transform
-        return out
-
-    def r2c(self, a, axes, forward, inorm, out, nthreads):
-        return self._call(a, out, False)
-
-    def c2r(self, a, axes, lastsize, forward, inorm, out, nthreads):
-        return self._call(a, out, True)
-
-
-@pytest.mark.parametrize("how", ["missing", "typeerror", "wrong", "elsewhere"])
-def test_private_scipy_binding_falls_back_to_the_public_call(how, monkeypatch):
-    """Without SciPy's private binding, or with one whose signature or behaviour changed, the transforms fall back
-    to scipy.fft's public calls and the mixer gives the same outputs and gradients, never other numbers."""
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
-    fast, plain = _pair(num_blocks=4, hard_thresholding_fraction=0.7)
-    x = torch.randn(2, 8, 6, 16, dtype=torch.float64, requires_grad=True)
-    y = fast(x)
-    y.backward(torch.ones_like(y))
-    expected, grad = y.detach(), x.grad.clone()
-    binding = None if how == "missing" else _ChangedBinding(how)
-    monkeypatch.setattr(scipy_fft, "_pypocketfft", binding)
-    monkeypatch.setattr(scipy_fft, "_VERIFIED", {})
-    if how in ("typeerror", "elsewhere"):  # passes the check once per process, then changes (worst case)
-        scipy_fft._VERIFIED.update({("r2c", id(binding)): True, ("c2r", id(binding)): True})
-    x.grad = None
-    y = fast(x)
-    y.backward(torch.ones_like(y))
-    torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(x.grad, grad, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(y, plain(x), rtol=1e-12, atol=1e-12)
-    if binding is not None:
-        assert scipy_fft._VERIFIED == {("r2c", id(binding)): False, ("c2r", id(binding)): False}
-        calls = binding.calls
-        fast(x)
-        assert binding.calls == calls  # once refused, not called again
-
-
-def test_the_private_binding_of_this_scipy_passes_its_check():
-    assert scipy_fft._pypocketfft is None or all(scipy_fft._check(name, scipy_fft._pypocketfft)
-                                                 for name in ("r2c", "c2r"))
-
-
-def _poisoned(array):
-    array.view(np.uint8)[...] = 255  # NaN in every float: whatever is read before it is written shows
-    return array
 
 
 def test_gradient_of_only_the_input_or_only_the_weights():
@@ -382,22 +254,6 @@ def test_the_forward_enters_the_fast_path_only_where_cpu_path_says(monkeypatch):
         assert not calls
         auto(torch.randn(1, 1, _cpu.MIN_BYTES_NO_GRAD // 64 + 1, 16))
     assert len(calls) == 1
-
-
-def test_release_cpu_buffers_frees_the_idle_pool_and_the_pool_is_bounded(monkeypatch):
-    monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
-    assert buffer_pool.POOL.max_idle_bytes == 256 << 20  # the documented default bound
-    fast = AFNO2d(64, num_blocks=4, path="pocketfft")
-    x = torch.randn(1, 64, 64, 64)  # 1 MiB: its 4 MiB+ buffers are pooled
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 1 << 20)
-    fast(x).sum().backward()
-    idle = buffer_pool.POOL.stats()["free_bytes"]
-    assert idle > 0
-    assert afno_tutorial.release_cpu_buffers() == idle
-    assert buffer_pool.POOL.stats()["buffers"] == 0
-    monkeypatch.setattr(buffer_pool.POOL, "max_idle_bytes", 3 << 20)
-    fast(x).sum().backward()
-    assert 0 < buffer_pool.POOL.stats()["free_bytes"] <= 3 << 20  # never more than the bound kept idle
 
 
 def test_pocketfft_rejects_what_it_cannot_compute():

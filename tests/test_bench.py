@@ -114,19 +114,6 @@ def test_peak_memory_sees_a_large_temporary() -> None:
     assert int(out.split()[-1]) >= 0.9 * 64 * 2**20
 
 
-def test_peak_memory_is_not_hidden_by_buffers_pooled_before() -> None:
-    # A step whose buffer comes from afno_tutorial.mixers._cpu.buffer_pool: once pooled and written, it is resident,
-    # and a second step would reuse it unless the measurement lets the pool's free buffers go first.
-    code = (
-        "import numpy as np, torch; from afno_tutorial.mixers._cpu.buffer_pool import POOL; "
-        "from afno_tutorial.measure import peak_memory_bytes\n"
-        "def step(): POOL.empty((16 * 2**20,), np.float32).fill(1.0)\n"
-        "step(); print(peak_memory_bytes(step, 'cpu'))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert int(out.split()[-1]) >= 0.9 * 64 * 2**20
-
-
 @pytest.mark.parametrize("text", ["nope", "afno:fraction", "afno:x=not a literal"])
 def test_bad_mixer_specs_are_named(text: str) -> None:
     with pytest.raises(ValueError, match="mixers"):
@@ -284,38 +271,6 @@ def test_scipy_round_trip_equals_torch_round_trip_and_is_its_own_adjoint(fractio
         build_bench_mixer("roundtrip:library=numpy", 6, 12)
 
 
-@pytest.mark.parametrize("fraction", [1.0, 0.5])
-def test_pooled_scipy_round_trip_equals_the_bare_one(fraction: float, monkeypatch) -> None:
-    """With pooled buffers (NaN-poisoned when handed out) the SciPy round trip gives the same field and gradient,
-    and an output the caller still holds is never written into by a later call."""
-    from afno_tutorial.mixers._cpu import buffer_pool
-
-    monkeypatch.setattr(buffer_pool.POOL, "min_bytes", 0)
-    monkeypatch.setattr(buffer_pool.POOL, "_buffers", [])
-    empty = buffer_pool.POOL.empty
-    monkeypatch.setattr(buffer_pool.POOL, "empty", lambda shape, dtype: _nan_filled(empty(shape, dtype)))
-    bare = build_bench_mixer(f"roundtrip:hard_thresholding_fraction={fraction},library='scipy'", 6, 12)
-    pooled = build_bench_mixer(f"roundtrip:hard_thresholding_fraction={fraction},library='scipy',pooled=True", 6, 12)
-    assert pooled.pooled and not bare.pooled
-    x1, x2 = (torch.randn(2, 12, 10, 6, requires_grad=True) for _ in range(2))
-    y1, y2 = pooled(x1), pooled(x2)
-    assert buffer_pool.POOL.stats()["buffers"] > 0
-    torch.testing.assert_close(y1, bare(x1))
-    torch.testing.assert_close(y2, bare(x2))
-    g = torch.randn_like(y1)
-    y1.backward(g)
-    xb = x1.detach().clone().requires_grad_()
-    bare(xb).backward(g)
-    torch.testing.assert_close(x1.grad, xb.grad)
-    with pytest.raises(ValueError, match="pooled: only with library='scipy'"):
-        build_bench_mixer("roundtrip:pooled=True", 6, 12)
-
-
-def _nan_filled(array):
-    array.view("uint8")[...] = 255
-    return array
-
-
 def test_targets_are_checked_against_each_fft_floor() -> None:
     def row(mixer: str, time_s: float, mode: str = "forward") -> dict:
         return {"mixer": mixer, "mode": mode, "tokens": 64, "status": "ok", "time_s": time_s}
@@ -330,11 +285,11 @@ def test_targets_are_checked_against_each_fft_floor() -> None:
     assert both["AFNO forward+backward / FFT round trip, PyTorch (<=)"]["value"] == pytest.approx(4.0)
     assert both["AFNO forward+backward / FFT round trip, PyTorch (<=)"]["passed"]
     assert not both["AFNO forward+backward / FFT round trip, SciPy (<=)"]["passed"]
-    assert not any("pooled" in name for name in both)
-    info = {c["name"]: c for c in target_checks([*results, row("roundtrip:library='scipy',pooled=True", 0.5)])}
-    pooled = info["AFNO forward+backward / FFT round trip, SciPy with pooled buffers (info)"]
-    assert pooled["value"] == pytest.approx(16.0) and math.isinf(pooled["limit"])
-    assert "met" not in format_checks([pooled])
+    # Lines for information have no limit and no verdict.
+    info = {c["name"]: c for c in target_checks([*results, row("afno_reference", 6.0)])}
+    reference = info["reference-style AFNO forward / FFT round trip, PyTorch (info)"]
+    assert reference["value"] == pytest.approx(3.0) and math.isinf(reference["limit"])
+    assert "met" not in format_checks([reference])
 
 
 @pytest.mark.parametrize("name", ["afno", "attention", "fno", "gfn", "roundtrip", "roundtrip:library=scipy",
@@ -410,13 +365,9 @@ def test_cli_paired_targets_are_measured_in_fresh_processes_and_saved(tmp_path, 
           "--warmup-seconds", "0", "--paired", "2", "--out", str(out)])  # fmt: skip
     printed = capsys.readouterr().out
     assert "paired targets" in printed and "AFNO fraction 0.5 / fraction 1 forward (<=) at 64 tokens" in printed
-    pairs = targets_mod.TARGET_PAIRS + targets_mod.INFO_PAIRS
+    pairs = targets_mod.TARGET_PAIRS
     assert [t["task"] for t in tasks] == ["paired"] * len(pairs)
     assert all(t["grid"] == 8 and t["cycles"] == 2 for t in tasks)  # the largest grid
-    # The pairs reported for information have no limit and no verdict.
-    assert "SciPy with pooled buffers (info) at 64 tokens" in printed
-    info_lines = [line for line in printed.splitlines() if "(info) at 64 tokens" in line and "[quartiles" in line]
-    assert len(info_lines) == len(targets_mod.INFO_PAIRS) and not any("met" in line for line in info_lines)
     saved = json.loads(out.with_suffix(".json").read_text())["paired_targets"]
     assert [r["name"] for r in saved] == [name for name, *_ in pairs]
     for row in saved:

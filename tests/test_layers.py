@@ -178,7 +178,7 @@ def test_the_checks_catch_what_they_forbid() -> None:
     assert layer_violations([("afno_tutorial.bench.harness", "afno_tutorial.viz.scaling", 9, True)])
     assert layer_violations([("afno_tutorial.checks", "afno_tutorial.mixers", 1, False)])
     assert layer_violations([("afno_tutorial.fewshot.protocol", "afno_tutorial.bench.harness", 3, False)])
-    assert layer_violations([("afno_tutorial.models", "afno_tutorial.mixers._cpu.buffer_pool", 5, False)])
+    assert layer_violations([("afno_tutorial.models", "afno_tutorial.mixers._cpu.pocketfft", 5, False)])
     assert not layer_violations([("afno_tutorial.bench.cli", "afno_tutorial.viz.scaling", 2, False),
                                  ("afno_tutorial.bench.cli", "afno_tutorial.bench.harness", 3, False)])
     cycle = import_cycles([("a.x", "a.y", 1, False), ("a.y", "a.z", 1, True), ("a.z", "a.x", 1, False)])

@@ -68,31 +68,6 @@ def test_peak_tensor_memory_counts_live_tensors() -> None:
         measure.peak_memory_bytes(sequential, method="heap")
 
 
-def test_registered_caches_are_released_before_measuring() -> None:
-    events = []
-
-    def release() -> None:
-        events.append("release")
-
-    assert measure.register_cache_release(release) is release
-    measure.register_cache_release(release)  # once only
-    try:
-        measure.peak_memory_bytes(lambda: events.append("step"), method="tensors")
-    finally:
-        measure.unregister_cache_release(release)
-    assert events == ["release", "step"]
-    measure.peak_memory_bytes(lambda: None, method="tensors")
-    assert events == ["release", "step"]  # unregistered: not called again
-    with pytest.raises(TypeError, match="release: expected a callable"):
-        measure.register_cache_release("clear")  # type: ignore[arg-type]
-
-
-def test_the_buffer_pool_registers_its_release() -> None:
-    from afno_tutorial.mixers._cpu.buffer_pool import POOL
-
-    assert POOL.clear in measure._CACHE_RELEASES
-
-
 def test_fits() -> None:
     tokens = [256, 1024, 4096]
     assert measure.fit_slope(tokens, [3 * t for t in tokens]) == pytest.approx(1.0)

@@ -10,8 +10,8 @@
 Each has ``forward_flops(height, width)``: FLOPs per image of one forward (``None`` for the copy, which does no
 arithmetic).
 
-The SciPy round trip uses the fast path's own transforms and buffer pool (``afno_tutorial.mixers._cpu``), so that
-the floor and AFNO run the same FFT code: the one module outside ``mixers.afno`` that imports the private
+The SciPy round trip uses the fast path's own transforms (``afno_tutorial.mixers._cpu``), so that the floor and
+AFNO run the same FFT code: the one module outside ``mixers.afno`` that imports the private
 subpackage (``tests/test_layers.py`` lists it).
 """
 
@@ -23,7 +23,7 @@ from torch import nn
 from .. import spectral
 from ..flops import mixer_flops, rfft2_flops
 from ..mixers import AFNO2d
-from ..mixers._cpu.scipy_fft import fft_inplace, irfft_pooled, rfft_pooled, scipy_fft
+from ..mixers._cpu.scipy_fft import fft_inplace, irfft, rfft
 
 
 class FFTRoundTrip(nn.Module):
@@ -37,29 +37,21 @@ class FFTRoundTrip(nn.Module):
     With ``hard_thresholding_fraction < 1`` only the kept bins are computed and transformed back (the kept set of
     ``AFNO2d`` at that fraction): what truncation saves in the transforms themselves.
 
-    ``pooled=True`` (SciPy only): the spectrum and the output are written into buffers of
-    :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`, as AFNO's pocketfft path writes its own, so their pages are
-    not faulted in afresh on every call. The targets are set against the bare round trip (``pooled=False``); this
-    one shows how much of AFNO's distance to it is the memory both could save.
     """
 
-    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0, library: str = "torch",
-                 pooled: bool = False) -> None:  # fmt: skip
+    def __init__(self, dim: int, hard_thresholding_fraction: float = 1.0, library: str = "torch") -> None:
         super().__init__()
         if library not in ("torch", "scipy"):
             raise ValueError(f"library: expected 'torch' or 'scipy', got {library!r}")
-        if pooled and library != "scipy":
-            raise ValueError(f"pooled: only with library='scipy', got library={library!r}")
         self.dim = dim
         self.fraction = spectral.check_fraction(hard_thresholding_fraction)
         self.library = library
-        self.pooled = bool(pooled)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, height, width, channels = x.shape
         modes = spectral.modes_from_fraction(height, width, self.fraction)
         if self.library == "scipy":
-            return _ScipyRoundTrip.apply(x, modes, self.pooled)
+            return _ScipyRoundTrip.apply(x, modes)
         xc = x.reshape(batch, channels, height, width).float()  # a reinterpretation, not a transpose
         if self.fraction == 1.0:
             y = torch.fft.irfft2(torch.fft.rfft2(xc, norm="ortho"), s=(height, width), norm="ortho")
@@ -73,37 +65,32 @@ class FFTRoundTrip(nn.Module):
         return self.dim * 2 * rfft2_flops(height, width, columns)
 
 
-def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int], pooled: bool = False) -> torch.Tensor:
+def scipy_round_trip(x: torch.Tensor, modes: tuple[int, int]) -> torch.Tensor:
     """``x: (B, H, W, C)`` -> the field of its kept bins ``|k_y| < m_y, k_x < m_x`` (all of ``x`` when every bin is
-    kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``; with ``pooled`` the spectrum and the output
-    are buffers of :data:`~afno_tutorial.mixers._cpu.buffer_pool.POOL`."""
+    kept), channels-last throughout with SciPy's FFT, ``norm="ortho"``."""
     (m_y, m_x), (height, width) = modes, x.shape[1:3]
     real = x.detach().float().contiguous().numpy()
-    half = rfft_pooled(real, "ortho") if pooled else scipy_fft("rfft", real, axis=2, norm="ortho")
+    half = rfft(real, "ortho")
     kept = half[:, :, :m_x]  # transformed over H and back in place, as AFNO's pocketfft path does
     fft_inplace("fft", kept, axis=1, norm="ortho")
     if spectral.kept_row_count(height, m_y) < height:
         kept[:, m_y : height - m_y + 1] = 0
     fft_inplace("ifft", kept, axis=1, norm="ortho")
     half[:, :, m_x:] = 0
-    if pooled:
-        y = irfft_pooled(half, width, "ortho")
-    else:
-        y = scipy_fft("irfft", half, n=width, axis=2, norm="ortho", overwrite_x=True)
-    return torch.from_numpy(y).to(x.dtype)
+    return torch.from_numpy(irfft(half, width, "ortho")).to(x.dtype)
 
 
 class _ScipyRoundTrip(torch.autograd.Function):
     """The round trip is an orthogonal projection (the identity when every bin is kept): its own adjoint."""
 
     @staticmethod
-    def forward(ctx, x, modes, pooled):  # type: ignore[override]
-        ctx.modes, ctx.pooled = modes, pooled
-        return scipy_round_trip(x, modes, pooled)
+    def forward(ctx, x, modes):  # type: ignore[override]
+        ctx.modes = modes
+        return scipy_round_trip(x, modes)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        return scipy_round_trip(grad, ctx.modes, ctx.pooled), None, None
+        return scipy_round_trip(grad, ctx.modes), None
 
 
 class CopyFloor(nn.Module):

@@ -36,16 +36,6 @@ TARGET_PAIRS: tuple[tuple[str, tuple[str, str], tuple[str, str], float], ...] = 
     ("AFNO fraction 0.5 / fraction 1 forward", ("afno:hard_thresholding_fraction=0.5", "forward"),
      ("afno", "forward"), FRACTION_LIMIT),
 )  # fmt: skip
-# SciPy's round trip with its buffers pooled as AFNO's pocketfft path pools its own: reported beside the targets with
-# no limit (math.inf), it shows how much of AFNO's distance to the bare round trip is memory both could save.
-POOLED_FLOOR = "roundtrip:library='scipy',pooled=True"
-INFO_PAIRS: tuple[tuple[str, tuple[str, str], tuple[str, str], float], ...] = (
-    ("AFNO forward / FFT round trip, SciPy with pooled buffers", ("afno", "forward"), (POOLED_FLOOR, "forward"),
-     math.inf),
-    ("AFNO forward+backward / FFT round trip, SciPy with pooled buffers", ("afno", "backward"),
-     (POOLED_FLOOR, "forward"), math.inf),
-)  # fmt: skip
-
 # The FFT floors the targets are checked against: library -> (labels at fraction 1 and at fraction 0.5).
 FLOORS = {
     "PyTorch": ("roundtrip", "roundtrip:hard_thresholding_fraction=0.5"),
@@ -91,12 +81,6 @@ def target_checks(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ref = get("afno_reference", "forward")
         add(f"reference-style AFNO forward / FFT round trip, {label} (info)", None if ref is None else ref / base,
             math.inf, True)
-    pooled = get(POOLED_FLOOR, "forward")
-    if pooled:
-        add("AFNO forward / FFT round trip, SciPy with pooled buffers (info)", afno / pooled, math.inf, True)
-        back = get("afno", "backward")
-        add("AFNO forward+backward / FFT round trip, SciPy with pooled buffers (info)",
-            None if back is None else back / pooled, math.inf, True)
     attn = get("attention", "forward")
     add("attention forward / AFNO forward (>=)", None if attn is None else attn / afno, 100.0, False)
     half = get("afno:hard_thresholding_fraction=0.5", "forward")
@@ -130,11 +114,10 @@ def format_checks(checks: Sequence[dict[str, Any]]) -> str:
 
 def measure_target_pairs(grid: int, dim: int, batch: int = 1, dtype: str = "float32", device: str = "cpu",
                          cycles: int = 31, warmup_seconds: float = 1.0, isolate: bool = True, progress: bool = True,
-                         pairs: Sequence[tuple[str, tuple[str, str], tuple[str, str], float]] = (
-                             TARGET_PAIRS + INFO_PAIRS),
+                         pairs: Sequence[tuple[str, tuple[str, str], tuple[str, str], float]] = TARGET_PAIRS,
                          timeout: float = 1800.0) -> list[dict[str, Any]]:  # fmt: skip
-    """The ratio of every pair in ``pairs`` (default: the timing targets, then the pairs reported for
-    information) by :func:`~afno_tutorial.bench.paired.measure_pair`.
+    """The ratio of every pair in ``pairs`` (default: the timing targets) by
+    :func:`~afno_tutorial.bench.paired.measure_pair`.
 
     Args:
         isolate: each pair in a fresh process (CPU only), so that pairs do not inherit each other's memory state.
@@ -162,6 +145,6 @@ def measure_target_pairs(grid: int, dim: int, batch: int = 1, dtype: str = "floa
 
 
 __all__ = [
-    "FLOORS", "FORWARD_BACKWARD_LIMIT", "FORWARD_LIMIT", "FRACTION_LIMIT", "INFO_PAIRS", "POOLED_FLOOR",
+    "FLOORS", "FORWARD_BACKWARD_LIMIT", "FORWARD_LIMIT", "FRACTION_LIMIT",
     "TARGET_PAIRS", "format_checks", "measure_target_pairs", "target_checks",
 ]  # fmt: skip

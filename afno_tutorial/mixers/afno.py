@@ -18,7 +18,7 @@ from torch import nn
 
 from .. import spectral
 from ..checks import check_float, check_positive_int, check_tokens
-from ._cpu import afno_cpu, cpu_path, release_cpu_buffers  # noqa: F401 (re-exported: afno_tutorial.release_cpu_buffers)
+from ._cpu import afno_cpu, cpu_path
 
 PATHS = ("auto", "plain", "pocketfft")
 
@@ -73,8 +73,7 @@ class AFNO2d(nn.Module):
 
     The fast CPU path (``mixers/_cpu``) transforms the channels-last tokens with SciPy's FFT and has a hand-written
     first-order backward: for double backward (gradient penalties) pass ``path="plain"`` (the fast path says so
-    if asked); ``torch.func`` transforms take the plain path by themselves. It keeps a bounded pool of large work
-    buffers between calls; :func:`afno_tutorial.release_cpu_buffers` frees it.
+    if asked); ``torch.func`` transforms take the plain path by themselves. It keeps no memory between calls.
     """
 
     def __init__(

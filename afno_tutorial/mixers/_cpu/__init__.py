@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .buffer_pool import POOL
 from .pocketfft import afno_pocketfft
 
 # Inputs above these sizes take the fast path under path="auto": a forward that records no graph above
@@ -56,10 +55,3 @@ def afno_cpu(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
                              sparsity_threshold=mixer.sparsity_threshold, inner_skip=mixer.inner_skip,
                              keep_activations=mixer.keep_activations)
     return out.to(x.dtype)
-
-
-def release_cpu_buffers() -> int:
-    """Free the idle work buffers the fast CPU path keeps between calls (at most
-    ``afno_tutorial.mixers._cpu.POOL.max_idle_bytes``, 256 MiB by default); returns the bytes let go. Buffers in
-    use (held by an output, or kept for a backward) are let go when they come back."""
-    return POOL.clear()

@@ -19,9 +19,6 @@ needs one spectrum:
    inverse transforms return ``x`` plus the mixer's field), the kept columns are transformed back over ``H`` in
    place, and ``irfft`` over ``W`` ends the round trip.
 
-The spectrum, the buffers kept for the backward, the output and the input's gradient come from a bounded pool of
-buffers reused from call to call (:mod:`.buffer_pool`), whose pages are then mapped already.
-
 The backward pass is written by hand from the adjoints of the truncated transforms
 (``spectral.real_column_weights``): it transforms the output's gradient like the input, runs the MLP's backward
 on its kept bins and transforms back. When a graph is recorded the forward gathers the kept bins into buffers it
@@ -43,8 +40,7 @@ import torch
 
 from ... import spectral
 from .block_mlp import BlockMLP
-from .buffer_pool import pooled_tensor
-from .scipy_fft import fft_inplace, irfft_pooled, rfft_pooled
+from .scipy_fft import fft_inplace, irfft, rfft
 
 DOUBLE_BACKWARD_ERROR = (
     "AFNO2d: the fast CPU path's backward is first-order, and a differentiable backward was asked for "
@@ -110,7 +106,7 @@ def _spectrum(x: np.ndarray, m_x: int, norm: str) -> np.ndarray:
     """``x: (B, H, W, C)`` real -> its transform over ``W``, ``(B, H, W//2+1, C)`` complex, with the first ``m_x``
     columns transformed over ``H`` as well (in place). Those columns hold the 2-D spectrum's kept columns, the
     others the transform over ``W`` alone."""
-    half = rfft_pooled(x, norm)
+    half = rfft(x, norm)
     fft_inplace("fft", half[:, :, :m_x], axis=1, norm=norm)
     return half
 
@@ -119,7 +115,7 @@ def _field(half: np.ndarray, m_x: int, width: int, norm: str) -> np.ndarray:
     """Undo :func:`_spectrum` (the inverse over ``H`` of the first ``m_x`` columns in place, then over ``W``):
     ``(B, H, W//2+1, C)`` complex (overwritten) -> real ``(B, H, W, C)``."""
     fft_inplace("ifft", half[:, :, :m_x], axis=1, norm=norm)
-    return irfft_pooled(half, width, norm)
+    return irfft(half, width, norm)
 
 
 def _zero_dropped(half: np.ndarray, m_x: int, m_y: int) -> None:
@@ -169,9 +165,9 @@ class _Kept:
         bins = batch * spectral.kept_row_count(height, m_y) * m_x
         real = spec.real.dtype
         tensors = [
-            pooled_tensor((bins * 2 * channels,), real),
-            pooled_tensor((bins * 2 * mlp.blocks * mlp.hidden,), real) if mlp.layers == 2 else None,
-            pooled_tensor((bins * 2 * channels,), torch.bool) if mlp.threshold > 0 else None,
+            torch.empty(bins * 2 * channels, dtype=real),
+            torch.empty(bins * 2 * mlp.blocks * mlp.hidden, dtype=real) if mlp.layers == 2 else None,
+            torch.empty(bins * 2 * channels, dtype=torch.bool) if mlp.threshold > 0 else None,
         ]
         return cls(tensors, bins, mlp.blocks)
 
