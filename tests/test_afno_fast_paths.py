@@ -224,19 +224,17 @@ def test_path_choice_by_flag_size_and_device():
     large = torch.empty(1, 64, _cpu.MIN_BYTES // 4096 + 1, 16)
     assert _cpu.cpu_path(auto, large) == "pocketfft"
     assert _cpu.cpu_path(AFNO2d(16, num_blocks=4, path="plain"), large) == "plain"
-    # Between the two limits: pocketfft when no graph is recorded, plain when autograd will need one.
-    medium = torch.empty(1, 64, _cpu.MIN_BYTES_NO_GRAD // 4096 + 1, 16)
-    assert _cpu.MIN_BYTES_NO_GRAD < medium.numel() * 4 <= _cpu.MIN_BYTES
-    assert _cpu.cpu_path(auto, medium) == "plain"  # parameters require grad
+    # The same limit whether a graph is recorded or not.
+    medium = torch.empty(1, 64, _cpu.MIN_BYTES // 4096, 16)
+    assert medium.numel() * 4 == _cpu.MIN_BYTES and _cpu.cpu_path(auto, medium) == "plain"
     with torch.no_grad():
-        assert _cpu.cpu_path(auto, medium) == "pocketfft"
+        assert _cpu.cpu_path(auto, medium) == "plain" and _cpu.cpu_path(auto, large) == "pocketfft"
     # A batch of small grids stays on the readable path whatever its size.
     side = int(_cpu.MIN_TOKENS**0.5) - 1
     many_small = torch.empty(_cpu.MIN_BYTES // (side * side * 64) + 1, side, side, 16)
     assert many_small.numel() * 4 > _cpu.MIN_BYTES and _cpu.cpu_path(auto, many_small) == "plain"
     frozen = AFNO2d(16, num_blocks=4).requires_grad_(False)
-    assert _cpu.cpu_path(frozen, medium) == "pocketfft"
-    assert _cpu.cpu_path(frozen, medium.clone().requires_grad_()) == "plain"
+    assert _cpu.cpu_path(frozen, large) == "pocketfft" and _cpu.cpu_path(frozen, medium) == "plain"
     meta = torch.empty(1, 6, 6, 16, device="meta")
     assert _cpu.cpu_path(AFNO2d(16, num_blocks=4, path="pocketfft"), meta) == "plain"  # other devices: plain
     with pytest.raises(ValueError, match="path: expected one of"):
@@ -252,7 +250,7 @@ def test_the_forward_enters_the_fast_path_only_where_cpu_path_says(monkeypatch):
     with torch.no_grad():
         auto(torch.randn(1, 6, 6, 16))
         assert not calls
-        auto(torch.randn(1, 1, _cpu.MIN_BYTES_NO_GRAD // 64 + 1, 16))
+        auto(torch.randn(1, 1, _cpu.MIN_BYTES // 64 + 1, 16))
     assert len(calls) == 1
 
 

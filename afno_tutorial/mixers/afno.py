@@ -59,8 +59,8 @@ class AFNO2d(nn.Module):
             ``True`` takes the nearest real field explicitly (the same on CPU and CUDA), ``False`` leaves it to
             ``irfft2`` as the reference code does (what CPU ``irfft2`` does is the same projection).
         path: ``"plain"``: :meth:`forward`'s computation, on every device. ``"auto"`` (default): on a CPU, inputs
-            larger than the thresholds of :mod:`afno_tutorial.mixers._cpu` (12 MiB, or 8 MiB when no gradient
-            is recorded, on grids of at least 48x48 tokens) take the fast CPU path, the rest the plain one.
+            larger than the threshold of :mod:`afno_tutorial.mixers._cpu` (12 MiB, on grids of at least
+            48x48 tokens) take the fast CPU path, the rest the plain one.
             ``"pocketfft"``: the fast CPU path for every CPU input. Both give the same outputs and gradients
             (tested).
         keep_activations: on the fast CPU path, when a graph is recorded, keep the MLP's input bins, hidden

@@ -12,12 +12,10 @@ from torch import nn
 
 from .pocketfft import afno_pocketfft
 
-# Inputs above these sizes take the fast path under path="auto": a forward that records no graph above
-# MIN_BYTES_NO_GRAD, one that autograd will differentiate above MIN_BYTES, and either only with at least MIN_TOKENS
-# tokens per image (the fast path works image by image: a batch of small grids is faster on the readable path).
-# Below them the readable path is as fast or faster (benchmarks/cpu_switch_points.py, benchmarks/README.md).
+# Inputs above MIN_BYTES take the fast path under path="auto", only with at least MIN_TOKENS tokens per image (the
+# fast path works image by image: a batch of small grids is faster on the readable path). Below them the readable
+# path is as fast or faster, with a graph recorded or not (benchmarks/cpu_switch_points.py, benchmarks/README.md).
 MIN_BYTES = 12 << 20
-MIN_BYTES_NO_GRAD = 8 << 20
 MIN_TOKENS = 48 * 48
 
 
@@ -28,9 +26,7 @@ def cpu_path(mixer: nn.Module, x: torch.Tensor) -> str:
         return "plain"
     if mixer.path == "pocketfft":
         return "pocketfft"
-    recording = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in mixer.parameters()))
-    limit = MIN_BYTES if recording else MIN_BYTES_NO_GRAD
-    large = x.numel() * x.element_size() > limit and x.shape[1] * x.shape[2] >= MIN_TOKENS
+    large = x.numel() * x.element_size() > MIN_BYTES and x.shape[1] * x.shape[2] >= MIN_TOKENS
     return "pocketfft" if large else "plain"
 
 
