@@ -8,7 +8,8 @@ and hand it to these functions, so that every number in the tutorial is taken th
 - :func:`peak_memory_bytes`: the peak bytes one call allocates above what was held before it. On CUDA the
   allocator's own peak; on the CPU either the process's peak resident memory (``method="rss"``: what the machine
   pays, meaningful in a fresh process) or the peak bytes of live tensors the call creates (``method="tensors"``:
-  exact and repeatable in any process, blind to memory outside tensors).
+  exact and repeatable in any process, blind to memory outside tensors; it rests on PyTorch's private
+  ``TorchDispatchMode`` and falls back to ``"rss"``, with a warning, where that is missing or behaves otherwise).
 - :func:`fit_slope` and :func:`fit_power_law`: least-squares fits in log-log space (cost ``a * tokens**b``).
 
 This module imports nothing of the package, so any layer may use it.
@@ -16,17 +17,23 @@ This module imports nothing of the package, so any layer may use it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import statistics
 import sys
 import time
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+
+try:  # private (no public equivalent): only method="tensors" of peak_memory_bytes uses it, behind a checked fallback
+    from torch.utils._python_dispatch import TorchDispatchMode as _TorchDispatchMode
+except ImportError:
+    _TorchDispatchMode = None
 
 #: Least seconds of untimed calls before :func:`time_step` times (read at call time, so it can be changed).
 WARMUP_SECONDS = 1.0
@@ -98,7 +105,7 @@ def add_step_time(history: dict, steps: int, seconds: float) -> None:
 # ---------------------------------------------------------------------------------------------------- peak memory
 
 
-class _LiveTensorBytes(TorchDispatchMode):
+class _LiveTensorBytes(_TorchDispatchMode or object):
     """Tracks the bytes of tensor storages created inside the mode that are still alive, and their maximum."""
 
     def __init__(self) -> None:
@@ -135,6 +142,19 @@ class _LiveTensorBytes(TorchDispatchMode):
             if isinstance(t, torch.Tensor):
                 self._track(t)
         return out
+
+
+@functools.cache
+def _tensor_tracking_works() -> bool:
+    """Whether :class:`_LiveTensorBytes` counts a known allocation right (checked once per process)."""
+    try:
+        mode = _LiveTensorBytes()
+        with mode:
+            kept = torch.empty(1000, dtype=torch.float32)
+        del kept
+        return mode.peak == 4000
+    except Exception:  # noqa: BLE001 - whatever a changed private class raises, the public measurement stays
+        return False
 
 
 def _read_status_kib(key: str) -> int | None:
@@ -189,7 +209,9 @@ def peak_memory_bytes(step: Callable[[], Any], device: torch.device | str = "cpu
             in a fresh process, where earlier calls have not left freed memory to reuse. ``"tensors"``: the peak
             bytes of tensor storages that operators create during the call and that are still alive (inputs and
             parameters not counted); exact and the same in any process, but blind to memory outside PyTorch's
-            operators (a SciPy transform's arrays).
+            operators (a SciPy transform's arrays). It needs PyTorch's private ``TorchDispatchMode``, checked once
+            per process on a known allocation; where it is missing or counts wrong, ``"rss"`` is measured instead,
+            with a ``RuntimeWarning``.
     """
     if method not in ("rss", "tensors"):
         raise ValueError(f"method: expected 'rss' or 'tensors', got {method!r}")
@@ -204,6 +226,11 @@ def peak_memory_bytes(step: Callable[[], Any], device: torch.device | str = "cpu
         peak = torch.cuda.max_memory_allocated(device) - before
         del out
         return int(peak)
+    if method == "tensors" and not _tensor_tracking_works():
+        warnings.warn("peak_memory_bytes: method='tensors' needs PyTorch's private TorchDispatchMode "
+                      "(torch.utils._python_dispatch), missing or changed in this PyTorch; measuring the resident "
+                      "memory instead (method='rss')", RuntimeWarning, stacklevel=2)
+        method = "rss"
     if method == "tensors":
         mode = _LiveTensorBytes()
         with mode:

@@ -87,3 +87,40 @@ def test_add_step_time_is_the_mean_over_every_session() -> None:
     measure.add_step_time(history, 4, 2.0)  # a first session: 4 steps in 2 s
     measure.add_step_time(history, 1, 1.5)  # resumed: 1 step in 1.5 s
     assert history == {"seconds_per_step": pytest.approx(3.5 / 5), "timed_steps": 5}
+
+
+class _CountsNothing:
+    """A stand-in for a changed private TorchDispatchMode: usable as a context manager, but it sees no operator."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+class _Broken:
+    def __init__(self) -> None:
+        raise TypeError("__init__() got an unexpected keyword argument")  # a changed signature
+
+
+@pytest.mark.parametrize("stand_in", [None, _CountsNothing, _Broken])
+def test_tensor_tracking_falls_back_to_resident_memory(stand_in, monkeypatch) -> None:
+    """Without PyTorch's private TorchDispatchMode, or with one that changed, method="tensors" measures the resident
+    memory instead (with a warning), never a silent 0."""
+    n = 16 * 2**20  # 64 MiB of float32, touched: above glibc's largest mmap threshold, so always fresh pages
+    step = lambda: torch.ones(n)  # noqa: E731
+    assert measure._tensor_tracking_works()  # this PyTorch's own: the exact count
+    assert measure.peak_memory_bytes(step, method="tensors") == 4 * n
+    measure._tensor_tracking_works.cache_clear()
+    monkeypatch.setattr(measure, "_LiveTensorBytes", stand_in or object)
+    try:
+        with pytest.warns(RuntimeWarning, match="method='tensors' needs PyTorch's private TorchDispatchMode"):
+            peak = measure.peak_memory_bytes(step, method="tensors")
+        assert peak >= 0.9 * 4 * n
+    finally:
+        measure._tensor_tracking_works.cache_clear()
+
