@@ -110,17 +110,19 @@ class _Broken:
 @pytest.mark.parametrize("stand_in", [None, _CountsNothing, _Broken])
 def test_tensor_tracking_falls_back_to_resident_memory(stand_in, monkeypatch) -> None:
     """Without PyTorch's private TorchDispatchMode, or with one that changed, method="tensors" measures the resident
-    memory instead (with a warning), never a silent 0."""
-    n = 16 * 2**20  # 64 MiB of float32, touched: above glibc's largest mmap threshold, so always fresh pages
+    memory instead (with a warning), never a silent 0. (What the resident-memory measurement gives is checked in a
+    fresh process by tests/test_bench.py.)"""
+    n = 1000
     step = lambda: torch.ones(n)  # noqa: E731
     assert measure._tensor_tracking_works()  # this PyTorch's own: the exact count
     assert measure.peak_memory_bytes(step, method="tensors") == 4 * n
+    measured = []
+    monkeypatch.setattr(measure, "_peak_rss_bytes", lambda s: measured.append(s) or 12345)
     measure._tensor_tracking_works.cache_clear()
     monkeypatch.setattr(measure, "_LiveTensorBytes", stand_in or object)
     try:
         with pytest.warns(RuntimeWarning, match="method='tensors' needs PyTorch's private TorchDispatchMode"):
-            peak = measure.peak_memory_bytes(step, method="tensors")
-        assert peak >= 0.9 * 4 * n
+            assert measure.peak_memory_bytes(step, method="tensors") == 12345
+        assert measured == [step]
     finally:
         measure._tensor_tracking_works.cache_clear()
-
